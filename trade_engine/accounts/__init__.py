@@ -1,0 +1,1 @@
+"""Balances per user and asset (available + reserved), fee rates and transfers."""

@@ -1,0 +1,306 @@
+"""Events: everything the core has to say about one command, in order.
+
+The sequencer tags a command's events with the command's seq; within a seq, list order is the
+order things happened. Events are plain typed records (mutable only for speed of creation; the
+core never changes one after returning it). Prices in ticks, quantities in lots, amounts in an
+asset's smallest units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trade_engine.core.enums import (
+    EndReason,
+    OrderStatus,
+    OrderType,
+    Side,
+    StpMode,
+    SymbolStatus,
+    TimeInForce,
+)
+from trade_engine.core.reasons import Reason
+from trade_engine.core.symbols import SymbolSpec
+
+
+@dataclass(slots=True)
+class OrderAccepted:
+    order_id: int
+    user_id: int
+    symbol: str
+    client_order_id: str
+    side: Side
+    order_type: OrderType
+    tif: TimeInForce
+    price: int
+    qty: int
+    stop_price: int
+    quote_qty: int
+    post_only: bool
+    status: OrderStatus  # NEW, or PENDING_TRIGGER for a stop
+
+
+@dataclass(slots=True)
+class Rejected:
+    """A command was refused as a whole; nothing changed."""
+
+    command: str  # the command's type name, e.g. "PlaceOrder"
+    user_id: int
+    reason: Reason
+    detail: str
+    symbol: str = ""
+    client_order_id: str = ""
+    order_id: int = 0
+
+
+@dataclass(slots=True)
+class Trade:
+    trade_id: int
+    symbol: str
+    price: int
+    qty: int
+    notional: int  # quote smallest units
+    taker_side: Side
+    maker_order_id: int
+    maker_user_id: int
+    taker_order_id: int
+    taker_user_id: int
+    maker_fee: int  # quote smallest units, paid to the fee account
+    taker_fee: int
+    maker_remaining: int  # lots left on each order after this trade
+    taker_remaining: int
+
+
+@dataclass(slots=True)
+class OrderCancelled:
+    order_id: int
+    user_id: int
+    symbol: str
+    client_order_id: str
+    reason: EndReason
+    remaining: int
+
+
+@dataclass(slots=True)
+class OrderExpired:
+    order_id: int
+    user_id: int
+    symbol: str
+    client_order_id: str
+    reason: EndReason
+    remaining: int
+
+
+@dataclass(slots=True)
+class OrderAmended:
+    order_id: int
+    user_id: int
+    symbol: str
+    client_order_id: str
+    price: int
+    qty: int  # new total quantity
+    remaining: int
+    kept_priority: bool
+
+
+@dataclass(slots=True)
+class StopTriggered:
+    order_id: int
+    user_id: int
+    symbol: str
+    stop_price: int
+    last_price: int
+
+
+@dataclass(slots=True)
+class SelfTradePrevented:
+    """Compliance record: the taker would have traded ``qty`` with the user's own maker."""
+
+    symbol: str
+    user_id: int
+    taker_order_id: int
+    maker_order_id: int
+    mode: StpMode
+    price: int
+    qty: int
+
+
+@dataclass(slots=True)
+class MarketOrderReport:
+    """How a MARKET order went: filled against the best opposite price at its arrival.
+
+    ``slippage_bps`` = (average fill price vs ``reference_price``) in whole basis points,
+    rounded down, always >= 0 (worse for the taker).
+    """
+
+    order_id: int
+    user_id: int
+    symbol: str
+    reference_price: int
+    protection_price: int
+    filled_qty: int
+    filled_notional: int
+    worst_price: int
+    slippage_bps: int
+
+
+@dataclass(slots=True)
+class OrderStatusReport:
+    """An order's current state: the answer to a repeated ``client_order_id`` (duplicate=True)."""
+
+    order_id: int
+    user_id: int
+    symbol: str
+    client_order_id: str
+    side: Side
+    order_type: OrderType
+    status: OrderStatus
+    price: int
+    qty: int
+    filled: int
+    remaining: int
+    duplicate: bool
+
+
+@dataclass(slots=True)
+class BalanceChanged:
+    """A balance's new value after the command, and how much it moved in this command."""
+
+    user_id: int
+    asset: str
+    available: int
+    reserved: int
+    delta_available: int
+    delta_reserved: int
+
+
+@dataclass(slots=True)
+class BookLevelChanged:
+    """A price level's new total after the command (qty 0: the level is gone)."""
+
+    symbol: str
+    side: Side
+    price: int
+    qty: int
+    orders: int
+
+
+@dataclass(slots=True)
+class TransferApplied:
+    kind: str  # "DEPOSIT" or "WITHDRAWAL"
+    transfer_id: str
+    user_id: int
+    asset: str
+    amount: int
+    duplicate: bool  # True: already applied earlier; nothing moved this time
+    operator: str
+
+
+@dataclass(slots=True)
+class AssetAdded:
+    code: str
+    decimals: int
+    operator: str
+
+
+@dataclass(slots=True)
+class SymbolDefined:
+    spec: SymbolSpec
+    created: bool
+    operator: str
+
+
+@dataclass(slots=True)
+class SymbolStatusChanged:
+    symbol: str
+    status: SymbolStatus
+    previous: SymbolStatus
+    operator: str
+
+
+@dataclass(slots=True)
+class FeeTierSet:
+    user_id: int
+    tier: str
+    maker_fee_ppm: int
+    taker_fee_ppm: int
+    operator: str
+
+
+@dataclass(slots=True)
+class AccountFlagsSet:
+    user_id: int
+    market_maker: bool
+    stp_exempt: bool
+    operator: str
+
+
+@dataclass(slots=True)
+class UserSuspended:
+    user_id: int
+    cancelled: int
+    operator: str
+
+
+@dataclass(slots=True)
+class UserResumed:
+    user_id: int
+    operator: str
+
+
+@dataclass(slots=True)
+class MassCancelled:
+    user_id: int
+    symbol: str
+    side: Side | None
+    cancelled: int
+    operator: str
+
+
+Event = (
+    OrderAccepted
+    | Rejected
+    | Trade
+    | OrderCancelled
+    | OrderExpired
+    | OrderAmended
+    | StopTriggered
+    | SelfTradePrevented
+    | MarketOrderReport
+    | OrderStatusReport
+    | BalanceChanged
+    | BookLevelChanged
+    | TransferApplied
+    | AssetAdded
+    | SymbolDefined
+    | SymbolStatusChanged
+    | FeeTierSet
+    | AccountFlagsSet
+    | UserSuspended
+    | UserResumed
+    | MassCancelled
+)
+
+EVENT_TYPES: tuple[type, ...] = (
+    OrderAccepted,
+    Rejected,
+    Trade,
+    OrderCancelled,
+    OrderExpired,
+    OrderAmended,
+    StopTriggered,
+    SelfTradePrevented,
+    MarketOrderReport,
+    OrderStatusReport,
+    BalanceChanged,
+    BookLevelChanged,
+    TransferApplied,
+    AssetAdded,
+    SymbolDefined,
+    SymbolStatusChanged,
+    FeeTierSet,
+    AccountFlagsSet,
+    UserSuspended,
+    UserResumed,
+    MassCancelled,
+)

@@ -1,0 +1,211 @@
+"""Export, restore and hash the whole core state.
+
+The export is plain data (dicts, lists, str, int, bool, None) in a canonical order, so that
+``restore(export(e))`` is indistinguishable from ``e``: same hash, same queue positions, same
+client-id memory, same next ids. The state hash is SHA-256 over the canonical encoding of the
+export; two engines that applied the same commands have the same hash, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from trade_engine.accounts.ledger import Balance
+from trade_engine.core.commands import PlaceOrder
+from trade_engine.core.engine import Engine
+from trade_engine.core.enums import OrderStatus, OrderType, Side, StpMode, SymbolStatus, TimeInForce
+from trade_engine.core.symbols import Asset, Market, SymbolSpec
+from trade_engine.matcher.book import OrderBook
+from trade_engine.matcher.order import Order
+
+STATE_VERSION = 1
+
+_SPEC_FIELDS = tuple(SymbolSpec.__dataclass_fields__)
+_CMD_FIELDS = tuple(PlaceOrder.__dataclass_fields__)
+# order fields that change after acceptance (the rest come from the original command)
+_ORDER_FIELDS = (
+    "order_id",
+    "price",
+    "limit",
+    "qty",
+    "remaining",
+    "filled",
+    "filled_notional",
+    "quote_budget",
+    "maker_ppm",
+    "taker_ppm",
+    "seq",
+    "ts",
+    "reserved",
+    "status",
+)
+
+
+def spec_to_dict(spec: SymbolSpec) -> dict[str, Any]:
+    return {f: _plain(getattr(spec, f)) for f in _SPEC_FIELDS}
+
+
+def spec_from_dict(d: dict[str, Any]) -> SymbolSpec:
+    kw = dict(d)
+    kw["status"] = SymbolStatus(kw["status"])
+    return SymbolSpec(**kw)
+
+
+def _plain(v: Any) -> Any:
+    return v.value if hasattr(v, "value") else v
+
+
+def _order_to_list(o: Order) -> list[Any]:
+    cmd = [_plain(getattr(o.cmd, f)) for f in _CMD_FIELDS]
+    return [cmd, *(_plain(getattr(o, f)) for f in _ORDER_FIELDS)]
+
+
+def _order_from_list(row: list[Any]) -> Order:
+    cmd_vals = dict(zip(_CMD_FIELDS, row[0], strict=True))
+    cmd_vals["side"] = Side(cmd_vals["side"])
+    cmd_vals["order_type"] = OrderType(cmd_vals["order_type"])
+    cmd_vals["tif"] = TimeInForce(cmd_vals["tif"])
+    cmd_vals["stp"] = StpMode(cmd_vals["stp"])
+    cmd = PlaceOrder(**cmd_vals)
+    vals = dict(zip(_ORDER_FIELDS, row[1:], strict=True))
+    o = Order(vals["order_id"], cmd, vals["seq"], vals["ts"], vals["maker_ppm"], vals["taker_ppm"])
+    for f in _ORDER_FIELDS:
+        setattr(o, f, vals[f])
+    o.status = OrderStatus(vals["status"])
+    return o
+
+
+def export_state(e: Engine) -> dict[str, Any]:
+    """The full core state as canonical plain data."""
+    orders: dict[int, Order] = dict(e.orders)
+    for o in e.coids.values():
+        orders.setdefault(o.order_id, o)
+    books = {}
+    for symbol in sorted(e.books):
+        b = e.books[symbol]
+        books[symbol] = {
+            "bids": [[lv.price, [o.order_id for o in lv]] for lv in b.bids.iter_levels()],
+            "asks": [[lv.price, [o.order_id for o in lv]] for lv in b.asks.iter_levels()],
+            "stops": [o.order_id for o in b.stops.orders()],
+        }
+    accounts = []
+    for uid in sorted(e.accounts.by_user):
+        a = e.accounts.by_user[uid]
+        accounts.append(
+            [
+                uid,
+                a.market_maker,
+                a.stp_exempt,
+                a.suspended,
+                a.tier,
+                a.maker_ppm,
+                a.taker_ppm,
+                [[k, a.balances[k].available, a.balances[k].reserved] for k in sorted(a.balances)],
+            ]
+        )
+    return {
+        "version": STATE_VERSION,
+        "seq": e.seq,
+        "ts": e.ts,
+        "next_order_id": e.next_order_id,
+        "next_trade_id": e.next_trade_id,
+        "assets": [[a.code, a.decimals] for a in sorted(e.assets.values(), key=lambda a: a.code)],
+        "markets": [
+            {
+                "spec": spec_to_dict(m.spec),
+                "status": m.status.value,
+                "last_price": m.last_price,
+            }
+            for _, m in sorted(e.markets.items())
+        ],
+        "accounts": accounts,
+        "orders": [_order_to_list(orders[oid]) for oid in sorted(orders)],
+        "books": books,
+        "coids": [[ts, key[0], key[1], e.coids[key].order_id] for ts, key in e.coid_queue],
+        "transfers": [[tid, *t] for tid, t in e.accounts.transfers.items()],
+    }
+
+
+def restore_state(data: dict[str, Any]) -> Engine:
+    """Build an engine from ``export_state`` output."""
+    if data.get("version") != STATE_VERSION:
+        raise ValueError(f"unsupported state version {data.get('version')!r}")
+    e = Engine()
+    e.seq = data["seq"]
+    e.ts = data["ts"]
+    e.next_order_id = data["next_order_id"]
+    e.next_trade_id = data["next_trade_id"]
+    for code, decimals in data["assets"]:
+        e.assets[code] = Asset(code, decimals)
+    for md in data["markets"]:
+        spec = spec_from_dict(md["spec"])
+        m = Market(spec, e.assets[spec.base], e.assets[spec.quote])
+        m.status = SymbolStatus(md["status"])
+        m.last_price = md["last_price"]
+        e.markets[spec.symbol] = m
+        e.books[spec.symbol] = OrderBook(spec.symbol)
+    for uid, mm, exempt, suspended, tier, maker, taker, bals in data["accounts"]:
+        a = e.accounts.get(uid)
+        a.market_maker, a.stp_exempt, a.suspended = mm, exempt, suspended
+        a.tier, a.maker_ppm, a.taker_ppm = tier, maker, taker
+        for asset, avail, res in bals:
+            a.balances[asset] = Balance(uid, asset, avail, res)
+    by_id = {row[1]: _order_from_list(row) for row in data["orders"]}
+    for symbol, bd in data["books"].items():
+        book = e.books[symbol]
+        for side_key, side in (("bids", book.bids), ("asks", book.asks)):
+            for _price, ids in reversed(bd[side_key]) if side.is_bid else bd[side_key]:
+                for oid in ids:
+                    side.add(by_id[oid])
+        for oid in bd["stops"]:
+            book.stops.add(by_id[oid])
+    for o in sorted(by_id.values(), key=lambda o: o.order_id):
+        if o.is_open:
+            e.orders[o.order_id] = o
+            e.accounts.get(o.user_id).open_orders[o.order_id] = o
+    for ts, uid, coid, oid in data["coids"]:
+        key = (uid, coid)
+        e.coids[key] = by_id[oid]
+        e.coid_queue.append((ts, key))
+    for tid, kind, uid, asset, amount in data["transfers"]:
+        e.accounts.transfers[tid] = (kind, uid, asset, amount)
+    return e
+
+
+def canonical_bytes(obj: Any) -> bytes:
+    """A deterministic byte encoding of plain data (type-tagged, length-prefixed)."""
+    out: list[bytes] = []
+    _enc(obj, out)
+    return b"".join(out)
+
+
+def _enc(v: Any, out: list[bytes]) -> None:
+    if v is None:
+        out.append(b"N")
+    elif v is True:
+        out.append(b"T")
+    elif v is False:
+        out.append(b"F")
+    elif isinstance(v, int):
+        s = str(v).encode()
+        out.append(b"i%d:%s" % (len(s), s))
+    elif isinstance(v, str):
+        s = v.encode()
+        out.append(b"s%d:%s" % (len(s), s))
+    elif isinstance(v, list | tuple):
+        out.append(b"l%d:" % len(v))
+        for x in v:
+            _enc(x, out)
+    elif isinstance(v, dict):
+        out.append(b"d%d:" % len(v))
+        for k in v:
+            _enc(k, out)
+            _enc(v[k], out)
+    else:
+        raise TypeError(f"cannot encode {type(v).__name__} in state")
+
+
+def state_hash(e: Engine) -> str:
+    """SHA-256 (hex) of the canonical encoding of ``export_state(e)``."""
+    return hashlib.sha256(canonical_bytes(export_state(e))).hexdigest()

@@ -1,0 +1,42 @@
+"""Append-only, segmented, checksummed, hash-chained journal of ``(seq, ts, payload)`` records.
+
+The journal stores opaque payload bytes; what they mean is the sequencer's business. Format:
+docs/journal-format.md.
+"""
+
+from trade_engine.journal.errors import (
+    JournalClosedError,
+    JournalCorruptError,
+    JournalError,
+    JournalLockedError,
+    JournalRangeError,
+    JournalSequenceError,
+)
+from trade_engine.journal.format import FORMAT_VERSION, GENESIS_HASH, MAX_PAYLOAD, Record
+from trade_engine.journal.reader import JournalReader, VerifyStats, read_from, verify
+from trade_engine.journal.retention import PrunedSegment, prune_segments_before
+from trade_engine.journal.segment import TailCut
+from trade_engine.journal.writer import DEFAULT_SEGMENT_SIZE, JournalWriter, RecoveryReport
+
+__all__ = [
+    "DEFAULT_SEGMENT_SIZE",
+    "FORMAT_VERSION",
+    "GENESIS_HASH",
+    "MAX_PAYLOAD",
+    "JournalClosedError",
+    "JournalCorruptError",
+    "JournalError",
+    "JournalLockedError",
+    "JournalRangeError",
+    "JournalReader",
+    "JournalSequenceError",
+    "JournalWriter",
+    "PrunedSegment",
+    "Record",
+    "RecoveryReport",
+    "TailCut",
+    "VerifyStats",
+    "prune_segments_before",
+    "read_from",
+    "verify",
+]

@@ -1,0 +1,41 @@
+"""Exceptions raised by the journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class JournalError(Exception):
+    """Base class for every journal error."""
+
+
+class JournalCorruptError(JournalError):
+    """The journal holds damage that is not a torn tail; it must not be used as is.
+
+    ``path``, ``offset`` (byte offset in that file) and ``seq`` (the sequence number expected
+    at that position) locate the damage precisely, so an operator can inspect it with a hex
+    dump and decide; the journal never skips it.
+    """
+
+    def __init__(self, path: Path, offset: int, seq: int, reason: str) -> None:
+        self.path = path
+        self.offset = offset
+        self.seq = seq
+        self.reason = reason
+        super().__init__(f"journal corrupt: {path}: byte offset {offset}, seq {seq}: {reason}")
+
+
+class JournalSequenceError(JournalError, ValueError):
+    """The writer refused a record whose seq is not the previous seq + 1."""
+
+
+class JournalRangeError(JournalError):
+    """A seq was requested that the journal no longer holds (pruned) or never held."""
+
+
+class JournalClosedError(JournalError):
+    """The writer is closed, or a failed write left it unusable (reopen it to recover)."""
+
+
+class JournalLockedError(JournalError):
+    """Another writer holds the journal directory."""

@@ -1,0 +1,361 @@
+"""The journal writer: recovery on open, buffered appends, group commit, rotation."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from trade_engine.journal.errors import (
+    JournalClosedError,
+    JournalError,
+    JournalLockedError,
+    JournalSequenceError,
+)
+from trade_engine.journal.fileio import fsync_dir, write_all
+from trade_engine.journal.format import (
+    GENESIS_HASH,
+    HASH_SIZE,
+    HEADER_SIZE,
+    LOCK_NAME,
+    MAX_PAYLOAD,
+    MAX_SEQ,
+    MAX_TS,
+    MIN_TS,
+    TEMP_SUFFIX,
+    SegmentHeader,
+    encode_record,
+    segment_name,
+)
+from trade_engine.journal.retention import PrunedSegment, prune_segments_before
+from trade_engine.journal.segment import TailCut, list_temp_files, scan_journal
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEGMENT_SIZE = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    """What opening the journal found and did."""
+
+    directory: Path
+    segments: int
+    records: int
+    first_seq: int | None
+    last_seq: int | None
+    tail_cut: TailCut | None
+    removed_temp_files: tuple[Path, ...]
+    full_scan: bool
+    seconds: float
+
+
+class _Chunk:
+    """Buffered bytes bound for one segment; a new segment's chunk starts with its header."""
+
+    __slots__ = ("data", "first_seq", "new_segment", "records")
+
+    def __init__(self, data: bytearray, first_seq: int, new_segment: bool) -> None:
+        self.data = data
+        self.first_seq = first_seq
+        self.new_segment = new_segment
+        self.records = 0
+
+
+class JournalWriter:
+    """Single writer of a journal directory.
+
+    Opening recovers the tail (see ``recovery``). ``append`` only buffers; ``commit`` writes
+    the buffer and fdatasyncs once, so nothing appended is durable (or may be acknowledged)
+    before ``commit`` returns. One thread may append while another commits (the fsync of
+    batch N overlaps the building of batch N+1); commits themselves are serialized.
+    After a failed write the writer refuses further work: what reached the disk is unknown
+    (a failed fsync may have dropped dirty pages), so the only safe move is to reopen.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+        sync: bool = True,
+        genesis: bytes = GENESIS_HASH,
+        full_scan: bool = True,
+    ) -> None:
+        if segment_size < 1:
+            raise ValueError("segment_size must be positive")
+        if len(genesis) != HASH_SIZE:
+            raise ValueError(f"genesis must be {HASH_SIZE} bytes")
+        self._dir = Path(directory)
+        self._segment_size = segment_size
+        self._sync = sync
+        self._lock = threading.Lock()  # guards the append-side state below
+        self._commit_lock = threading.Lock()
+        self._closed = False
+        self._failed: BaseException | None = None
+        self._fd: int | None = None
+        self._fd_dirty = False
+
+        created = not self._dir.exists()
+        self._dir.mkdir(parents=True, exist_ok=True)
+        if created and sync:
+            fsync_dir(self._dir.resolve().parent)
+        self._lock_fd = _lock_directory(self._dir)
+        try:
+            self.recovery = self._recover(full_scan, genesis)
+        except BaseException:
+            self._release()
+            raise
+
+    def _recover(self, full_scan: bool, genesis: bytes) -> RecoveryReport:
+        started = time.perf_counter()
+        # A temp segment never got renamed, so its commit never returned: nobody was told.
+        temps = list_temp_files(self._dir)
+        for temp in temps:
+            log.warning("journal %s: removing unfinished segment %s", self._dir, temp.name)
+            temp.unlink()
+        if temps and self._sync:
+            fsync_dir(self._dir)
+
+        scan = scan_journal(self._dir, full=full_scan)
+        cut = scan.tail_cut
+        if cut is not None:
+            log.warning("journal %s: cutting %s", self._dir, cut)
+            fd = os.open(cut.path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.ftruncate(fd, cut.offset)
+                if self._sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+
+        # Append-side state: where the next record goes.
+        self._chunks: list[_Chunk] = []
+        self._pending = 0
+        if scan.segments:
+            tail = scan.segments[-1]
+            self._fd = os.open(tail.path, os.O_WRONLY | os.O_CLOEXEC)
+            os.lseek(self._fd, tail.size, os.SEEK_SET)
+            self._next: int | None = tail.last_seq + 1
+            self._last_hash = scan.last_hash or genesis
+            self._tail_size = tail.size
+            self._tail_records = tail.records
+        else:
+            self._next = None
+            self._last_hash = genesis
+            self._tail_size = 0
+            self._tail_records = 0
+        self._tail_last_off = scan.last_record_offset
+        self._has_segment = bool(scan.segments)
+        self._committed_seq = self.last_seq
+
+        report = RecoveryReport(
+            directory=self._dir,
+            segments=len(scan.segments),
+            records=scan.records,
+            first_seq=scan.first_seq,
+            last_seq=scan.last_seq,
+            tail_cut=cut,
+            removed_temp_files=tuple(temps),
+            full_scan=full_scan,
+            seconds=time.perf_counter() - started,
+        )
+        log.info(
+            "journal %s: opened, %d records (seq %s..%s) in %d segments, %.3f s",
+            self._dir,
+            report.records,
+            report.first_seq,
+            report.last_seq,
+            report.segments,
+            report.seconds,
+        )
+        return report
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    @property
+    def last_seq(self) -> int:
+        """Seq of the last appended record (committed or not); 0 if the journal is empty."""
+        return self._next - 1 if self._next is not None else 0
+
+    @property
+    def last_hash(self) -> bytes:
+        """Chain hash of the last appended record (the genesis value if there is none)."""
+        return self._last_hash
+
+    @property
+    def committed_seq(self) -> int:
+        """Seq of the last record written by a successful commit (durable if ``sync``)."""
+        return self._committed_seq
+
+    @property
+    def pending(self) -> int:
+        """Records appended but not yet committed."""
+        return self._pending
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, seq: int, ts: int, payload: bytes) -> None:
+        """Buffer one record. ``seq`` must be ``last_seq + 1`` (any positive int at first)."""
+        self._check_usable()
+        expected = self._next
+        if expected is None:
+            if not 0 < seq <= MAX_SEQ:
+                raise JournalSequenceError(f"seq {seq} refused: seqs are positive 64-bit ints")
+        elif seq != expected:
+            raise JournalSequenceError(f"seq {seq} refused: the next seq must be {expected}")
+        if not MIN_TS <= ts <= MAX_TS:
+            raise ValueError(f"ts {ts} does not fit in a signed 64-bit int")
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+        record, h = encode_record(self._last_hash, seq, ts, payload)
+        with self._lock:
+            chunks = self._chunks
+            if not self._has_segment or (
+                self._tail_records and self._tail_size >= self._segment_size
+            ):
+                header = SegmentHeader(seq, self._last_hash, self._tail_last_off)
+                chunk = _Chunk(bytearray(header.encode()), seq, new_segment=True)
+                chunks.append(chunk)
+                self._has_segment = True
+                self._tail_size = HEADER_SIZE
+                self._tail_records = 0
+            elif chunks:
+                chunk = chunks[-1]
+            else:
+                chunk = _Chunk(bytearray(), seq, new_segment=False)
+                chunks.append(chunk)
+            chunk.data += record
+            chunk.records += 1
+            self._tail_last_off = self._tail_size
+            self._tail_size += len(record)
+            self._tail_records += 1
+            self._pending += 1
+            self._next = seq + 1
+            self._last_hash = h
+
+    def commit(self) -> int:
+        """Write everything appended, fdatasync once; return the number of records written."""
+        with self._commit_lock:
+            self._check_usable()
+            with self._lock:
+                chunks, self._chunks = self._chunks, []
+                count, self._pending = self._pending, 0
+                last_seq = self.last_seq
+            if not chunks:
+                return 0
+            try:
+                self._write(chunks)
+            except BaseException as exc:
+                self._failed = exc
+                raise
+            self._committed_seq = last_seq
+            return count
+
+    def _write(self, chunks: list[_Chunk]) -> None:
+        for chunk in chunks:
+            if chunk.new_segment:
+                if self._fd is not None:
+                    # The sealed segment must be durable before a later one exists: recovery
+                    # only forgives damage in the last segment.
+                    if self._sync and self._fd_dirty:
+                        os.fdatasync(self._fd)
+                    os.close(self._fd)
+                    self._fd = None
+                self._fd = self._create_segment(chunk)
+                self._fd_dirty = False
+            else:
+                assert self._fd is not None  # a non-new chunk always follows a segment
+                write_all(self._fd, chunk.data)
+                self._fd_dirty = True
+        if self._fd_dirty and self._sync:
+            assert self._fd is not None
+            os.fdatasync(self._fd)
+        self._fd_dirty = False
+
+    def _create_segment(self, chunk: _Chunk) -> int:
+        # Header and first records go to a temp file that is synced, then renamed: a segment
+        # file therefore never exists with a partial header.
+        final = self._dir / segment_name(chunk.first_seq)
+        if final.exists():
+            raise JournalError(f"{final} already exists; refusing to overwrite a segment")
+        temp = final.with_name(final.name[: -len(".jnl")] + TEMP_SUFFIX)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            write_all(fd, chunk.data)
+            if self._sync:
+                os.fdatasync(fd)
+            os.rename(temp, final)
+        except BaseException:
+            os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
+        if self._sync:
+            try:
+                fsync_dir(self._dir)
+            except BaseException:
+                os.close(fd)
+                raise
+        return fd
+
+    # -- retention and lifetime -----------------------------------------------------------
+
+    def prune_segments_before(self, seq: int) -> list[PrunedSegment]:
+        """Delete whole segments whose records are all < ``seq`` (never the current one)."""
+        self._check_usable()
+        return prune_segments_before(self._dir, seq, sync=self._sync)
+
+    def close(self, *, commit: bool = True) -> None:
+        """Commit what is pending (unless ``commit=False``: it is dropped) and close."""
+        if self._closed:
+            return
+        try:
+            if commit and self._failed is None and self._pending:
+                self.commit()
+        finally:
+            self._closed = True
+            self._release()
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        os.close(self._lock_fd)
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise JournalClosedError(f"journal writer for {self._dir} is closed")
+        if self._failed is not None:
+            raise JournalClosedError(
+                f"journal writer for {self._dir} failed ({self._failed!r}); reopen to recover"
+            )
+
+    def __enter__(self) -> JournalWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(commit=exc_type is None)
+
+
+def _lock_directory(directory: Path) -> int:
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise JournalLockedError(f"{directory} is open by another journal writer") from None
+    return fd

@@ -1,0 +1,1 @@
+"""Order books: price levels in time priority, and the trigger book for stop orders."""

@@ -1,0 +1,168 @@
+"""Price levels, one symbol's order book, and the stop trigger book."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sortedcontainers import SortedDict, SortedList
+
+from trade_engine.core.enums import Side
+from trade_engine.matcher.order import Order
+
+
+class Level:
+    """All resting orders at one price on one side, in time priority (head = oldest)."""
+
+    __slots__ = ("count", "head", "price", "qty", "side", "tail")
+
+    def __init__(self, side: Side, price: int) -> None:
+        self.side = side
+        self.price = price
+        self.qty = 0  # total remaining lots
+        self.count = 0
+        self.head: Order | None = None
+        self.tail: Order | None = None
+
+    def append(self, o: Order) -> None:
+        o.level = self
+        o.next = None
+        o.prev = self.tail
+        if self.tail is None:
+            self.head = o
+        else:
+            self.tail.next = o
+        self.tail = o
+        self.qty += o.remaining
+        self.count += 1
+
+    def unlink(self, o: Order) -> None:
+        """Remove ``o`` from the chain; the caller adjusts ``qty`` for what it removed."""
+        p, n = o.prev, o.next
+        if p is None:
+            self.head = n
+        else:
+            p.next = n
+        if n is None:
+            self.tail = p
+        else:
+            n.prev = p
+        o.prev = o.next = None
+        o.level = None
+        self.count -= 1
+
+    def __iter__(self) -> Iterator[Order]:
+        o = self.head
+        while o is not None:
+            yield o
+            o = o.next
+
+
+class BookSide:
+    """One side of a book: levels by price plus a sorted price index.
+
+    ``best`` is cached (0 = empty) because the hot path asks for it on every order.
+    """
+
+    __slots__ = ("best", "is_bid", "levels", "prices", "side")
+
+    def __init__(self, side: Side) -> None:
+        self.side = side
+        self.is_bid = side is Side.BUY
+        self.levels: dict[int, Level] = {}
+        self.prices: SortedList = SortedList()
+        self.best = 0
+
+    def add(self, o: Order) -> Level:
+        price = o.price
+        level = self.levels.get(price)
+        if level is None:
+            level = self.levels[price] = Level(self.side, price)
+            self.prices.add(price)
+            best = self.best
+            if best == 0 or (price > best if self.is_bid else price < best):
+                self.best = price
+        level.append(o)
+        return level
+
+    def remove_level(self, level: Level) -> None:
+        price = level.price
+        del self.levels[price]
+        prices = self.prices
+        prices.remove(price)
+        if price == self.best:
+            self.best = (prices[-1] if self.is_bid else prices[0]) if prices else 0
+
+    def iter_levels(self) -> Iterator[Level]:
+        """Best price first."""
+        prices = reversed(self.prices) if self.is_bid else iter(self.prices)
+        for p in prices:
+            yield self.levels[p]
+
+    def depth(self, limit: int = 0) -> list[tuple[int, int, int]]:
+        """(price, qty, orders) best first; ``limit`` 0 = all levels."""
+        out: list[tuple[int, int, int]] = []
+        for level in self.iter_levels():
+            out.append((level.price, level.qty, level.count))
+            if limit and len(out) >= limit:
+                break
+        return out
+
+
+class StopBook:
+    """Stop orders waiting for the last trade price.
+
+    BUY stops fire when last >= stop, lowest stop first; SELL stops when last <= stop,
+    highest stop first; equal stops by acceptance seq. Keys are (key, seq) so the order is
+    total and deterministic.
+    """
+
+    __slots__ = ("buys", "sells")
+
+    def __init__(self) -> None:
+        self.buys: SortedDict = SortedDict()  # (stop, seq) -> order
+        self.sells: SortedDict = SortedDict()  # (-stop, seq) -> order
+
+    def add(self, o: Order) -> None:
+        if o.is_buy:
+            self.buys[(o.stop_price, o.seq)] = o
+        else:
+            self.sells[(-o.stop_price, o.seq)] = o
+
+    def remove(self, o: Order) -> None:
+        if o.is_buy:
+            del self.buys[(o.stop_price, o.seq)]
+        else:
+            del self.sells[(-o.stop_price, o.seq)]
+
+    def next_triggered(self, last: int) -> Order | None:
+        """The first stop that ``last`` fires (buys before sells), or None."""
+        buys = self.buys
+        if buys:
+            key, o = buys.peekitem(0)
+            if key[0] <= last:
+                return o  # type: ignore[no-any-return]
+        sells = self.sells
+        if sells:
+            key, o = sells.peekitem(0)
+            if -key[0] >= last:
+                return o  # type: ignore[no-any-return]
+        return None
+
+    def __len__(self) -> int:
+        return len(self.buys) + len(self.sells)
+
+    def orders(self) -> list[Order]:
+        return [*self.buys.values(), *self.sells.values()]
+
+
+class OrderBook:
+    __slots__ = ("asks", "bids", "stops", "symbol")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bids = BookSide(Side.BUY)
+        self.asks = BookSide(Side.SELL)
+        self.stops = StopBook()
+
+    def crossed(self) -> bool:
+        return bool(self.bids.best and self.asks.best and self.bids.best >= self.asks.best)

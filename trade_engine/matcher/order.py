@@ -1,0 +1,97 @@
+"""The live order record, shared by the book, the trigger book and the idempotency memory."""
+
+from __future__ import annotations
+
+from trade_engine.core.commands import PlaceOrder
+from trade_engine.core.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
+
+
+class Order:
+    """One order. Mutable: the engine updates it in place as it fills, amends or ends.
+
+    ``prev``/``next`` chain it into its price level (an intrusive doubly linked list gives O(1)
+    cancel from the middle and O(1) pop from the front). ``reserved`` is what the order holds
+    of its user's reserve asset right now (quote for a BUY, base for a SELL).
+    """
+
+    __slots__ = (
+        "client_order_id",
+        "cmd",
+        "filled",
+        "filled_notional",
+        "is_buy",
+        "level",
+        "limit",
+        "maker_ppm",
+        "next",
+        "order_id",
+        "order_type",
+        "post_only",
+        "prev",
+        "price",
+        "qty",
+        "quote_budget",
+        "remaining",
+        "reserved",
+        "seq",
+        "side",
+        "status",
+        "stop_price",
+        "stp",
+        "symbol",
+        "taker_ppm",
+        "tif",
+        "ts",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        order_id: int,
+        cmd: PlaceOrder,
+        seq: int,
+        ts: int,
+        maker_ppm: int,
+        taker_ppm: int,
+    ) -> None:
+        self.order_id = order_id
+        self.cmd = cmd  # the original request: idempotency compares a retry against it
+        self.user_id = cmd.user_id
+        self.symbol = cmd.symbol
+        self.client_order_id = cmd.client_order_id
+        self.side: Side = cmd.side
+        self.is_buy = cmd.side is Side.BUY
+        self.order_type: OrderType = cmd.order_type
+        self.tif: TimeInForce = cmd.tif
+        self.price = cmd.price
+        self.limit = cmd.price  # worst price it may trade at (protection price for MARKET)
+        self.stop_price = cmd.stop_price
+        self.qty = cmd.qty
+        self.remaining = cmd.qty
+        self.filled = 0
+        self.filled_notional = 0
+        self.quote_budget = cmd.quote_qty
+        self.post_only = cmd.post_only
+        self.stp: StpMode = cmd.stp
+        self.maker_ppm = maker_ppm  # rates are locked at acceptance
+        self.taker_ppm = taker_ppm
+        self.seq = seq  # time priority key in the trigger book and the state export
+        self.ts = ts
+        self.reserved = 0
+        self.status = OrderStatus.NEW
+        self.level: object | None = None
+        self.prev: Order | None = None
+        self.next: Order | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in _OPEN
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.order_id} u{self.user_id} {self.symbol} {self.side} {self.order_type}"
+            f" px={self.price} rem={self.remaining}/{self.qty} {self.status})"
+        )
+
+
+_OPEN = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_TRIGGER})
