@@ -11,7 +11,6 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from trade_engine.journal.errors import JournalCorruptError
 
@@ -47,12 +46,9 @@ LOCK_NAME = "journal.lock"
 _NAME_DIGITS = 20  # enough for any u64 seq
 
 
-class Record(NamedTuple):
-    """One journal record as handed to readers."""
-
-    seq: int
-    ts: int
-    payload: bytes
+# A record as handed to readers: (seq, ts, payload). A plain tuple rather than a NamedTuple:
+# building a NamedTuple costs a Python-level call per record, about a quarter of replay time.
+Record = tuple[int, int, bytes]
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,6 @@ _GUARD_SEQS = 64
 _SCAN = struct.Struct("<II16xQq")  # length, crc, (hash skipped), seq, ts
 _PREFIX = struct.Struct("<II")
 _U64 = struct.Struct("<Q")
-_new_record = Record._make
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +133,6 @@ def walk_records(
     unpack = _SCAN.unpack_from
     crc32 = zlib.crc32
     blake2b = hashlib.blake2b
-    new = _new_record
     stop = MAX_SEQ if stop_seq is None else stop_seq
     expect = st.next_seq
     prev = st.last_hash
@@ -178,7 +176,7 @@ def walk_records(
                 if check_crc and crc32(mv[o + 8 : end]) != crc:
                     break
                 if emit:
-                    yield new((seq, ts, buf[o + RECORD_HEAD_SIZE : end]))
+                    yield (seq, ts, buf[o + RECORD_HEAD_SIZE : end])
             elif check_chain:
                 prev = buf[o + HASH_OFFSET : o + SEQ_OFFSET]
             lo = o
@@ -192,7 +190,7 @@ def walk_records(
                 want = max(chunk_size, o + RECORD_HEAD_SIZE + plen - n)
                 continue
             _end_walk(f, st, expect, prev, base + o, last_off, check_chain)
-            st.damage = _diagnose(buf, o, base + o, expect, prev)
+            st.damage = _diagnose(buf, o, base + o, expect)
             return
     _end_walk(f, st, expect, prev, base + o, last_off, check_chain)
     st.observed_size = base + n
@@ -205,7 +203,7 @@ def walk_records(
         )
 
 
-def _diagnose(buf: bytes, o: int, offset: int, expect: int, prev: bytes) -> Damage:
+def _diagnose(buf: bytes, o: int, offset: int, expect: int) -> Damage:
     """Name the damage of the complete-looking record at ``buf[o:]``."""
     plen, crc, seq, _ts = _SCAN.unpack_from(buf, o)
     if plen > MAX_PAYLOAD:
@@ -293,7 +291,7 @@ def classify_tail(path: Path, damage: Damage, limit: int | None = None) -> TailC
             raise corrupt(f"CRC mismatch, followed by {len(after)} more bytes: not a torn tail")
         reason = "CRC mismatch on the final record"
     else:
-        reason = damage.reason + " (runs past end of file)"
+        reason = damage.reason
     found = _find_intact_record(rest, damage.seq)
     if found is not None:
         off, seq = found

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
+import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -27,15 +30,21 @@ from trade_engine.journal.format import (
     MAX_SEQ,
     MAX_TS,
     MIN_TS,
+    RECORD_HEAD_SIZE,
+    SEGMENT_SUFFIX,
     TEMP_SUFFIX,
     SegmentHeader,
-    encode_record,
     segment_name,
 )
 from trade_engine.journal.retention import PrunedSegment, prune_segments_before
 from trade_engine.journal.segment import TailCut, list_temp_files, scan_journal
 
 log = logging.getLogger(__name__)
+
+_SEQ_TS = struct.Struct("<Qq")
+_PREFIX = struct.Struct("<II")
+_blake2b = hashlib.blake2b
+_crc32 = zlib.crc32
 
 DEFAULT_SEGMENT_SIZE = 256 * 1024 * 1024
 
@@ -58,13 +67,12 @@ class RecoveryReport:
 class _Chunk:
     """Buffered bytes bound for one segment; a new segment's chunk starts with its header."""
 
-    __slots__ = ("data", "first_seq", "new_segment", "records")
+    __slots__ = ("data", "first_seq", "new_segment")
 
     def __init__(self, data: bytearray, first_seq: int, new_segment: bool) -> None:
         self.data = data
         self.first_seq = first_seq
         self.new_segment = new_segment
-        self.records = 0
 
 
 class JournalWriter:
@@ -76,6 +84,12 @@ class JournalWriter:
     batch N overlaps the building of batch N+1); commits themselves are serialized.
     After a failed write the writer refuses further work: what reached the disk is unknown
     (a failed fsync may have dropped dirty pages), so the only safe move is to reopen.
+
+    ``segment_size``: rotation threshold in bytes. ``sync=False`` skips every fsync (tests,
+    benchmarks). ``genesis``: chain value before the first record, used only when the
+    journal is created (afterwards it is read from the first segment's header).
+    ``full_scan``: on open, walk every record of every segment (True) or only the last
+    segment plus the links between segments (False; see docs/journal-format.md).
     """
 
     def __init__(
@@ -98,6 +112,7 @@ class JournalWriter:
         self._commit_lock = threading.Lock()
         self._closed = False
         self._failed: BaseException | None = None
+        self._usable = True  # neither closed nor failed: one test on the hot path
         self._fd: int | None = None
         self._fd_dirty = False
 
@@ -136,21 +151,20 @@ class JournalWriter:
 
         # Append-side state: where the next record goes.
         self._chunks: list[_Chunk] = []
+        self._chunk: _Chunk | None = None  # the chunk the next record joins, if any
         self._pending = 0
         if scan.segments:
             tail = scan.segments[-1]
             self._fd = os.open(tail.path, os.O_WRONLY | os.O_CLOEXEC)
             os.lseek(self._fd, tail.size, os.SEEK_SET)
             self._next: int | None = tail.last_seq + 1
-            self._last_hash = scan.last_hash or genesis
+            self._last_hash = scan.last_hash if scan.last_hash is not None else genesis
             self._tail_size = tail.size
-            self._tail_records = tail.records
         else:
             self._next = None
             self._last_hash = genesis
             self._tail_size = 0
-            self._tail_records = 0
-        self._tail_last_off = scan.last_record_offset
+        self._tail_last_off = scan.last_record_offset  # 0 = no record in the tail segment
         self._has_segment = bool(scan.segments)
         self._committed_seq = self.last_seq
 
@@ -206,60 +220,77 @@ class JournalWriter:
 
     def append(self, seq: int, ts: int, payload: bytes) -> None:
         """Buffer one record. ``seq`` must be ``last_seq + 1`` (any positive int at first)."""
-        self._check_usable()
-        expected = self._next
-        if expected is None:
-            if not 0 < seq <= MAX_SEQ:
-                raise JournalSequenceError(f"seq {seq} refused: seqs are positive 64-bit ints")
-        elif seq != expected:
-            raise JournalSequenceError(f"seq {seq} refused: the next seq must be {expected}")
+        # Hot path of the sequencer: record encoding is inlined (see format.encode_record).
+        if not self._usable:
+            self._check_usable()
+        if seq != self._next:
+            self._check_first_seq(seq)
         if not MIN_TS <= ts <= MAX_TS:
             raise ValueError(f"ts {ts} does not fit in a signed 64-bit int")
-        if len(payload) > MAX_PAYLOAD:
-            raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
-        record, h = encode_record(self._last_hash, seq, ts, payload)
+        size = len(payload)
+        if size > MAX_PAYLOAD:
+            raise ValueError(f"payload of {size} bytes exceeds {MAX_PAYLOAD}")
+        hashed = _SEQ_TS.pack(seq, ts) + payload
+        h = _blake2b(self._last_hash + hashed, digest_size=HASH_SIZE).digest()
+        body = h + hashed
         with self._lock:
-            chunks = self._chunks
-            if not self._has_segment or (
-                self._tail_records and self._tail_size >= self._segment_size
-            ):
-                header = SegmentHeader(seq, self._last_hash, self._tail_last_off)
-                chunk = _Chunk(bytearray(header.encode()), seq, new_segment=True)
-                chunks.append(chunk)
-                self._has_segment = True
-                self._tail_size = HEADER_SIZE
-                self._tail_records = 0
-            elif chunks:
-                chunk = chunks[-1]
-            else:
-                chunk = _Chunk(bytearray(), seq, new_segment=False)
-                chunks.append(chunk)
-            chunk.data += record
-            chunk.records += 1
+            chunk = self._chunk
+            if chunk is None or self._tail_size >= self._segment_size:
+                chunk = self._start_chunk(seq)
+            data = chunk.data
+            data += _PREFIX.pack(size, _crc32(body))
+            data += body
             self._tail_last_off = self._tail_size
-            self._tail_size += len(record)
-            self._tail_records += 1
+            self._tail_size += RECORD_HEAD_SIZE + size
             self._pending += 1
             self._next = seq + 1
             self._last_hash = h
 
+    def _check_first_seq(self, seq: int) -> None:
+        if self._next is not None:
+            raise JournalSequenceError(f"seq {seq} refused: the next seq must be {self._next}")
+        if not 0 < seq <= MAX_SEQ:
+            raise JournalSequenceError(f"seq {seq} refused: seqs are positive 64-bit ints")
+
+    def _start_chunk(self, seq: int) -> _Chunk:
+        """Slow path of append: the first record after a commit, or a rotation."""
+        rotate = self._tail_last_off != 0 and self._tail_size >= self._segment_size
+        if self._has_segment and not rotate:
+            if self._chunk is not None:
+                return self._chunk
+            chunk = _Chunk(bytearray(), seq, new_segment=False)
+        else:
+            header = SegmentHeader(seq, self._last_hash, self._tail_last_off)
+            chunk = _Chunk(bytearray(header.encode()), seq, new_segment=True)
+            self._has_segment = True
+            self._tail_size = HEADER_SIZE
+            self._tail_last_off = 0
+        self._chunks.append(chunk)
+        self._chunk = chunk
+        return chunk
+
     def commit(self) -> int:
         """Write everything appended, fdatasync once; return the number of records written."""
         with self._commit_lock:
-            self._check_usable()
-            with self._lock:
-                chunks, self._chunks = self._chunks, []
-                count, self._pending = self._pending, 0
-                last_seq = self.last_seq
-            if not chunks:
-                return 0
-            try:
-                self._write(chunks)
-            except BaseException as exc:
-                self._failed = exc
-                raise
-            self._committed_seq = last_seq
-            return count
+            return self._commit_locked()
+
+    def _commit_locked(self) -> int:
+        self._check_usable()
+        with self._lock:
+            chunks, self._chunks = self._chunks, []
+            self._chunk = None
+            count, self._pending = self._pending, 0
+            last_seq = self.last_seq
+        if not chunks:
+            return 0
+        try:
+            self._write(chunks)
+        except BaseException as exc:
+            self._failed = exc
+            self._usable = False
+            raise
+        self._committed_seq = last_seq
+        return count
 
     def _write(self, chunks: list[_Chunk]) -> None:
         for chunk in chunks:
@@ -288,7 +319,7 @@ class JournalWriter:
         final = self._dir / segment_name(chunk.first_seq)
         if final.exists():
             raise JournalError(f"{final} already exists; refusing to overwrite a segment")
-        temp = final.with_name(final.name[: -len(".jnl")] + TEMP_SUFFIX)
+        temp = final.with_name(final.name[: -len(SEGMENT_SUFFIX)] + TEMP_SUFFIX)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
             write_all(fd, chunk.data)
@@ -316,14 +347,16 @@ class JournalWriter:
 
     def close(self, *, commit: bool = True) -> None:
         """Commit what is pending (unless ``commit=False``: it is dropped) and close."""
-        if self._closed:
-            return
-        try:
-            if commit and self._failed is None and self._pending:
-                self.commit()
-        finally:
-            self._closed = True
-            self._release()
+        with self._commit_lock:  # never close the fd under a commit running in another thread
+            if self._closed:
+                return
+            try:
+                if commit and self._failed is None and self._pending:
+                    self._commit_locked()
+            finally:
+                self._closed = True
+                self._usable = False
+                self._release()
 
     def _release(self) -> None:
         if self._fd is not None:
