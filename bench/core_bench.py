@@ -74,7 +74,9 @@ def flow(n: int, seed: int) -> list[Command]:
             off = rnd.randint(1, 50)
             price = mid - off if side is Side.BUY else mid + off
         tif = TimeInForce.GTC
-        out.append(PlaceOrder(user, SYMBOL, coid, side, OrderType.LIMIT, qty=qty, price=price, tif=tif))
+        out.append(
+            PlaceOrder(user, SYMBOL, coid, side, OrderType.LIMIT, qty=qty, price=price, tif=tif)
+        )
         live.append((user, coid))
         if rnd.random() < 0.001:
             mid += rnd.choice((-1, 1))

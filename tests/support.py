@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, TypeVar
 
+from trade_engine.accounts.fees import buy_reserve
 from trade_engine.core.commands import (
     AddAsset,
     AddSymbol,
@@ -24,7 +25,6 @@ from trade_engine.core.events import (
     TransferApplied,
 )
 from trade_engine.core.symbols import SymbolSpec
-from trade_engine.accounts.fees import buy_reserve
 
 T = TypeVar("T")
 
@@ -110,11 +110,15 @@ class Harness:
     def sell(self, user: int, qty: int, price: int = 0, **kw: Any) -> list[Event]:
         return self.place(user, Side.SELL, qty, price, **kw)
 
-    def cancel(self, user: int, order_id: int = 0, coid: str = "", symbol: str = SYMBOL) -> list[Event]:
+    def cancel(
+        self, user: int, order_id: int = 0, coid: str = "", symbol: str = SYMBOL
+    ) -> list[Event]:
         return self.do(CancelOrder(user, symbol, order_id=order_id, client_order_id=coid))
 
     def amend(self, user: int, order_id: int, new_price: int = 0, new_qty: int = 0) -> list[Event]:
-        return self.do(AmendOrder(user, SYMBOL, order_id=order_id, new_price=new_price, new_qty=new_qty))
+        return self.do(
+            AmendOrder(user, SYMBOL, order_id=order_id, new_price=new_price, new_qty=new_qty)
+        )
 
     def withdraw(self, user: int, asset: str, amount: int, transfer_id: str) -> list[Event]:
         return self.do(Withdraw(user, asset, amount, transfer_id))
@@ -168,7 +172,9 @@ class Harness:
             m = e.markets[o.symbol]
             held[(o.user_id, m.quote if o.is_buy else m.base)] += o.reserved
             if o.is_buy:
-                assert o.reserved == buy_reserve(o.limit, o.remaining, m.quote_per_tick_lot, o.taker_ppm)
+                assert o.reserved == buy_reserve(
+                    o.limit, o.remaining, m.quote_per_tick_lot, o.taker_ppm
+                )
             else:
                 assert o.reserved == o.remaining * m.base_per_lot
         for uid, acct in e.accounts.by_user.items():

@@ -9,7 +9,6 @@ carry ints beyond 64 bits (see the journal and wire docs).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -48,7 +47,10 @@ _ENUM_FIELDS: dict[str, type[Enum]] = {
     "reason": Reason,
     "previous": SymbolStatus,
 }
-_STATUS_BY_TYPE: dict[str, type[Enum]] = {"SymbolStatusChanged": SymbolStatus, "SetSymbolStatus": SymbolStatus}
+_STATUS_BY_TYPE: dict[str, type[Enum]] = {
+    "SymbolStatusChanged": SymbolStatus,
+    "SetSymbolStatus": SymbolStatus,
+}
 _END_REASON_TYPES = {"OrderCancelled", "OrderExpired"}
 
 
@@ -56,18 +58,22 @@ class CodecError(ValueError):
     pass
 
 
+def _plain(v: Any) -> Any:
+    return v.value if isinstance(v, Enum) else v
+
+
 def to_plain(record: Any) -> dict[str, Any]:
     name = type(record).__name__
     if name not in _TYPES:
         raise CodecError(f"not a command or event: {name}")
     out: dict[str, Any] = {"type": name, "v": SCHEMA_VERSIONS[name]}
-    for f in dataclasses.fields(record):
-        v = getattr(record, f.name)
+    for name in record.__struct_fields__:
+        v = getattr(record, name)
         if isinstance(v, Enum):
             v = v.value
         elif isinstance(v, SymbolSpec):
-            v = {k: (x.value if isinstance(x, Enum) else x) for k, x in dataclasses.asdict(v).items()}
-        out[f.name] = v
+            v = {k: _plain(getattr(v, k)) for k in v.__struct_fields__}
+        out[name] = v
     return out
 
 

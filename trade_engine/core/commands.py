@@ -8,14 +8,13 @@ the journal so that records written by an older release can still be read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from trade_engine.core.enums import OrderType, Side, StpMode, SymbolStatus, TimeInForce
 from trade_engine.core.symbols import SymbolSpec
 
 
-@dataclass(frozen=True, slots=True)
-class PlaceOrder:
+class PlaceOrder(Struct, frozen=True, gc=False):
     user_id: int
     symbol: str
     client_order_id: str
@@ -30,8 +29,7 @@ class PlaceOrder:
     quote_qty: int = 0  # quote smallest units; MARKET BUY spending at most this, fees included
 
 
-@dataclass(frozen=True, slots=True)
-class CancelOrder:
+class CancelOrder(Struct, frozen=True, gc=False):
     """Cancel by engine ``order_id`` or by the user's ``client_order_id`` (one of them)."""
 
     user_id: int
@@ -40,8 +38,7 @@ class CancelOrder:
     client_order_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class AmendOrder:
+class AmendOrder(Struct, frozen=True, gc=False):
     """Change price and/or total quantity of a resting order.
 
     ``new_qty`` is the new *total* quantity (as FIX OrderQty): it must stay above what has
@@ -58,8 +55,7 @@ class AmendOrder:
     new_qty: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class MassCancel:
+class MassCancel(Struct, frozen=True, gc=False):
     """Cancel every open order (resting and pending stops) that matches all given filters.
 
     ``user_id`` 0 with an ``operator`` is an admin mass cancel over all users.
@@ -71,8 +67,7 @@ class MassCancel:
     operator: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Deposit:
+class Deposit(Struct, frozen=True, gc=False):
     user_id: int
     asset: str
     amount: int
@@ -80,8 +75,7 @@ class Deposit:
     operator: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Withdraw:
+class Withdraw(Struct, frozen=True, gc=False):
     user_id: int
     asset: str
     amount: int
@@ -89,36 +83,31 @@ class Withdraw:
     operator: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class AddAsset:
+class AddAsset(Struct, frozen=True, gc=False):
     code: str
     decimals: int
     operator: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class AddSymbol:
+class AddSymbol(Struct, frozen=True, gc=False):
     spec: SymbolSpec
     operator: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateSymbol:
+class UpdateSymbol(Struct, frozen=True, gc=False):
     """Replace a symbol's parameters (same base and quote). Resting orders stay as they are."""
 
     spec: SymbolSpec
     operator: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SetSymbolStatus:
+class SetSymbolStatus(Struct, frozen=True, gc=False):
     symbol: str
     status: SymbolStatus
     operator: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SetFeeTier:
+class SetFeeTier(Struct, frozen=True, gc=False):
     """Per-user fee rates for all symbols (overriding the symbols' defaults).
 
     ``tier`` "" clears the override. Open orders keep the rates they were accepted with.
@@ -131,8 +120,7 @@ class SetFeeTier:
     operator: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SetAccountFlags:
+class SetAccountFlags(Struct, frozen=True, gc=False):
     """``market_maker``: the account is a registered market maker. ``stp_exempt``: its orders
     may trade with each other (self-trade prevention is off for it)."""
 
@@ -142,8 +130,7 @@ class SetAccountFlags:
     operator: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SuspendUser:
+class SuspendUser(Struct, frozen=True, gc=False):
     """Refuse the user's new orders; with ``cancel_orders`` (the kill switch) cancel all open."""
 
     user_id: int
@@ -151,8 +138,7 @@ class SuspendUser:
     operator: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ResumeUser:
+class ResumeUser(Struct, frozen=True, gc=False):
     user_id: int
     operator: str = ""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from trade_engine.accounts.fees import band_down, band_up, buy_reserve, lots_affordable
 from trade_engine.accounts.ledger import FEE_ACCOUNT, Account, Accounts, Balance
@@ -73,29 +73,29 @@ from trade_engine.core.symbols import BPS, PPM, Asset, Market, check_fee_rates
 from trade_engine.matcher.book import BookSide, Level, OrderBook
 from trade_engine.matcher.order import Order
 
-DAY_NS = 86_400 * 10**9  # client_order_id memory: 24 h of engine time
-MAX_DECIMALS = 30
+DAY_NS: Final = 86_400 * 10**9  # client_order_id memory: 24 h of engine time
+MAX_DECIMALS: Final = 30
 
-_LIMIT = OrderType.LIMIT
-_MARKET = OrderType.MARKET
-_STOP = OrderType.STOP
-_STOP_LIMIT = OrderType.STOP_LIMIT
-_BUY = Side.BUY
-_SELL = Side.SELL
-_GTC = TimeInForce.GTC
-_IOC = TimeInForce.IOC
-_FOK = TimeInForce.FOK
-_TRADING = SymbolStatus.TRADING
-_HALTED = SymbolStatus.HALTED
-_NEW = OrderStatus.NEW
-_PARTIAL = OrderStatus.PARTIALLY_FILLED
-_FILLED = OrderStatus.FILLED
-_CANCELLED = OrderStatus.CANCELLED
-_EXPIRED = OrderStatus.EXPIRED
-_PENDING = OrderStatus.PENDING_TRIGGER
-_STP_NONE = StpMode.NONE
-_STP_MAKER = StpMode.EXPIRE_MAKER
-_STP_TAKER = StpMode.EXPIRE_TAKER
+_LIMIT: Final = OrderType.LIMIT
+_MARKET: Final = OrderType.MARKET
+_STOP: Final = OrderType.STOP
+_STOP_LIMIT: Final = OrderType.STOP_LIMIT
+_BUY: Final = Side.BUY
+_SELL: Final = Side.SELL
+_GTC: Final = TimeInForce.GTC
+_IOC: Final = TimeInForce.IOC
+_FOK: Final = TimeInForce.FOK
+_TRADING: Final = SymbolStatus.TRADING
+_HALTED: Final = SymbolStatus.HALTED
+_NEW: Final = OrderStatus.NEW
+_PARTIAL: Final = OrderStatus.PARTIALLY_FILLED
+_FILLED: Final = OrderStatus.FILLED
+_CANCELLED: Final = OrderStatus.CANCELLED
+_EXPIRED: Final = OrderStatus.EXPIRED
+_PENDING: Final = OrderStatus.PENDING_TRIGGER
+_STP_NONE: Final = StpMode.NONE
+_STP_MAKER: Final = StpMode.EXPIRE_MAKER
+_STP_TAKER: Final = StpMode.EXPIRE_TAKER
 
 
 class Rejection(Exception):
@@ -157,14 +157,17 @@ class Engine:
         q = self.coid_queue
         if q and q[0][0] <= self.ts - DAY_NS:
             self._expire_coids()
-        handler = self._handlers.get(type(cmd))
-        if handler is None:
-            events.append(
-                Rejected(type(cmd).__name__, 0, Reason.INVALID_COMMAND, "unknown command type")
-            )
-            return events
         try:
-            handler(cmd)
+            # the two hot commands first, without the dict lookup
+            if type(cmd) is PlaceOrder:
+                self._place(cmd)
+            elif type(cmd) is CancelOrder:
+                self._cancel(cmd)
+            else:
+                handler = self._handlers.get(type(cmd))
+                if handler is None:
+                    raise Rejection(Reason.INVALID_COMMAND, "unknown command type")
+                handler(cmd)
         except Rejection as r:
             # handlers raise only before their first mutation
             events.append(
@@ -190,7 +193,12 @@ class Engine:
             if b.available != a0 or b.reserved != r0:
                 ev(
                     BalanceChanged(
-                        b.user_id, b.asset, b.available, b.reserved, b.available - a0, b.reserved - r0
+                        b.user_id,
+                        b.asset,
+                        b.available,
+                        b.reserved,
+                        b.available - a0,
+                        b.reserved - r0,
                     )
                 )
         self._touched.clear()
@@ -359,9 +367,13 @@ class Engine:
             if qty <= 0:
                 raise Rejection(Reason.INVALID_QUANTITY, "quantity must be positive")
             if qty < m.min_qty:
-                raise Rejection(Reason.QTY_BELOW_MIN, f"quantity below the minimum {m.min_qty} lots")
+                raise Rejection(
+                    Reason.QTY_BELOW_MIN, f"quantity below the minimum {m.min_qty} lots"
+                )
             if m.max_qty and qty > m.max_qty:
-                raise Rejection(Reason.QTY_ABOVE_MAX, f"quantity above the maximum {m.max_qty} lots")
+                raise Rejection(
+                    Reason.QTY_ABOVE_MAX, f"quantity above the maximum {m.max_qty} lots"
+                )
         if price:
             self._check_price(m, price, qty)
             if c.post_only and otype is _LIMIT:
@@ -408,7 +420,9 @@ class Engine:
                     f"price {price} is more than {band} bps from the reference {ref}",
                 )
         if qty and price * qty * m.quote_per_tick_lot < m.min_notional:
-            raise Rejection(Reason.NOTIONAL_BELOW_MIN, f"notional below the minimum {m.min_notional}")
+            raise Rejection(
+                Reason.NOTIONAL_BELOW_MIN, f"notional below the minimum {m.min_notional}"
+            )
 
     # ------------------------------------------------------------------ matching
 
@@ -482,7 +496,7 @@ class Engine:
         limit = o.limit
         stp = o.stp if not acct.stp_exempt else _STP_NONE
         for level in opp.iter_levels():
-            if o.is_buy and level.price > limit or not o.is_buy and level.price < limit:
+            if (o.is_buy and level.price > limit) or (not o.is_buy and level.price < limit):
                 return False
             for mk in level:
                 if stp is not _STP_NONE and mk.user_id == o.user_id:
@@ -702,7 +716,6 @@ class Engine:
         """Take an order out of play (cancel or expire) and release what it still reserves."""
         level = o.level
         if level is not None:
-            assert isinstance(level, Level)
             level.qty -= o.remaining
             level.unlink(o)
             self._levels[level] = m.symbol
@@ -830,7 +843,9 @@ class Engine:
         if not keep and o.post_only:
             opp = book.asks.best if o.is_buy else book.bids.best
             if opp and (price >= opp if o.is_buy else price <= opp):
-                raise Rejection(Reason.POST_ONLY_WOULD_TAKE, f"post-only order would trade at {opp}")
+                raise Rejection(
+                    Reason.POST_ONLY_WOULD_TAKE, f"post-only order would trade at {opp}"
+                )
         # ---- validated ----
         touched = self._touched
         if bal not in touched:
@@ -840,7 +855,6 @@ class Engine:
         bal.reserved += delta
         o.reserved = need
         level = o.level
-        assert isinstance(level, Level)
         self._levels[level] = m.symbol
         if keep:
             level.qty -= o.remaining - remaining
@@ -886,7 +900,9 @@ class Engine:
         elif c.operator:
             pool = list(self.orders.values())
         else:
-            raise Rejection(Reason.INVALID_COMMAND, "a mass cancel over all users needs an operator")
+            raise Rejection(
+                Reason.INVALID_COMMAND, "a mass cancel over all users needs an operator"
+            )
         reason = EndReason.ADMIN_CANCEL if c.operator else EndReason.MASS_CANCEL
         n = self._cancel_many(pool, c.symbol, c.side, reason, halted_ok=bool(c.operator))
         self._events.append(MassCancelled(c.user_id, c.symbol, c.side, n, c.operator))
@@ -901,7 +917,7 @@ class Engine:
     ) -> int:
         n = 0
         for o in sorted(pool, key=_order_id):
-            if symbol and o.symbol != symbol or side is not None and o.side is not side:
+            if (symbol and o.symbol != symbol) or (side is not None and o.side is not side):
                 continue
             m = self.markets[o.symbol]
             if m.status is _HALTED and not halted_ok:
@@ -945,7 +961,9 @@ class Engine:
         bal.available += c.amount
         self.accounts.transfers[c.transfer_id] = ("DEPOSIT", c.user_id, c.asset, c.amount)
         self._events.append(
-            TransferApplied("DEPOSIT", c.transfer_id, c.user_id, c.asset, c.amount, False, c.operator)
+            TransferApplied(
+                "DEPOSIT", c.transfer_id, c.user_id, c.asset, c.amount, False, c.operator
+            )
         )
 
     def _withdraw(self, c: Withdraw) -> None:

@@ -8,7 +8,7 @@ asset's smallest units.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from trade_engine.core.enums import (
     EndReason,
@@ -23,8 +23,7 @@ from trade_engine.core.reasons import Reason
 from trade_engine.core.symbols import SymbolSpec
 
 
-@dataclass(slots=True)
-class OrderAccepted:
+class OrderAccepted(Struct, gc=False):
     order_id: int
     user_id: int
     symbol: str
@@ -40,8 +39,7 @@ class OrderAccepted:
     status: OrderStatus  # NEW, or PENDING_TRIGGER for a stop
 
 
-@dataclass(slots=True)
-class Rejected:
+class Rejected(Struct, gc=False):
     """A command was refused as a whole; nothing changed."""
 
     command: str  # the command's type name, e.g. "PlaceOrder"
@@ -53,8 +51,7 @@ class Rejected:
     order_id: int = 0
 
 
-@dataclass(slots=True)
-class Trade:
+class Trade(Struct, gc=False):
     trade_id: int
     symbol: str
     price: int
@@ -71,8 +68,7 @@ class Trade:
     taker_remaining: int
 
 
-@dataclass(slots=True)
-class OrderCancelled:
+class OrderCancelled(Struct, gc=False):
     order_id: int
     user_id: int
     symbol: str
@@ -81,8 +77,7 @@ class OrderCancelled:
     remaining: int
 
 
-@dataclass(slots=True)
-class OrderExpired:
+class OrderExpired(Struct, gc=False):
     order_id: int
     user_id: int
     symbol: str
@@ -91,8 +86,7 @@ class OrderExpired:
     remaining: int
 
 
-@dataclass(slots=True)
-class OrderAmended:
+class OrderAmended(Struct, gc=False):
     order_id: int
     user_id: int
     symbol: str
@@ -103,8 +97,7 @@ class OrderAmended:
     kept_priority: bool
 
 
-@dataclass(slots=True)
-class StopTriggered:
+class StopTriggered(Struct, gc=False):
     order_id: int
     user_id: int
     symbol: str
@@ -112,8 +105,7 @@ class StopTriggered:
     last_price: int
 
 
-@dataclass(slots=True)
-class SelfTradePrevented:
+class SelfTradePrevented(Struct, gc=False):
     """Compliance record: the taker would have traded ``qty`` with the user's own maker."""
 
     symbol: str
@@ -125,8 +117,7 @@ class SelfTradePrevented:
     qty: int
 
 
-@dataclass(slots=True)
-class MarketOrderReport:
+class MarketOrderReport(Struct, gc=False):
     """How a MARKET order went: filled against the best opposite price at its arrival.
 
     ``slippage_bps`` = (average fill price vs ``reference_price``) in whole basis points,
@@ -144,8 +135,7 @@ class MarketOrderReport:
     slippage_bps: int
 
 
-@dataclass(slots=True)
-class OrderStatusReport:
+class OrderStatusReport(Struct, gc=False):
     """An order's current state: the answer to a repeated ``client_order_id`` (duplicate=True)."""
 
     order_id: int
@@ -162,8 +152,7 @@ class OrderStatusReport:
     duplicate: bool
 
 
-@dataclass(slots=True)
-class BalanceChanged:
+class BalanceChanged(Struct, gc=False):
     """A balance's new value after the command, and how much it moved in this command."""
 
     user_id: int
@@ -174,8 +163,7 @@ class BalanceChanged:
     delta_reserved: int
 
 
-@dataclass(slots=True)
-class BookLevelChanged:
+class BookLevelChanged(Struct, gc=False):
     """A price level's new total after the command (qty 0: the level is gone)."""
 
     symbol: str
@@ -185,8 +173,7 @@ class BookLevelChanged:
     orders: int
 
 
-@dataclass(slots=True)
-class TransferApplied:
+class TransferApplied(Struct, gc=False):
     kind: str  # "DEPOSIT" or "WITHDRAWAL"
     transfer_id: str
     user_id: int
@@ -196,30 +183,26 @@ class TransferApplied:
     operator: str
 
 
-@dataclass(slots=True)
-class AssetAdded:
+class AssetAdded(Struct, gc=False):
     code: str
     decimals: int
     operator: str
 
 
-@dataclass(slots=True)
-class SymbolDefined:
+class SymbolDefined(Struct, gc=False):
     spec: SymbolSpec
     created: bool
     operator: str
 
 
-@dataclass(slots=True)
-class SymbolStatusChanged:
+class SymbolStatusChanged(Struct, gc=False):
     symbol: str
     status: SymbolStatus
     previous: SymbolStatus
     operator: str
 
 
-@dataclass(slots=True)
-class FeeTierSet:
+class FeeTierSet(Struct, gc=False):
     user_id: int
     tier: str
     maker_fee_ppm: int
@@ -227,29 +210,25 @@ class FeeTierSet:
     operator: str
 
 
-@dataclass(slots=True)
-class AccountFlagsSet:
+class AccountFlagsSet(Struct, gc=False):
     user_id: int
     market_maker: bool
     stp_exempt: bool
     operator: str
 
 
-@dataclass(slots=True)
-class UserSuspended:
+class UserSuspended(Struct, gc=False):
     user_id: int
     cancelled: int
     operator: str
 
 
-@dataclass(slots=True)
-class UserResumed:
+class UserResumed(Struct, gc=False):
     user_id: int
     operator: str
 
 
-@dataclass(slots=True)
-class MassCancelled:
+class MassCancelled(Struct, gc=False):
     user_id: int
     symbol: str
     side: Side | None

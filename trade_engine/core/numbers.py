@@ -81,7 +81,9 @@ def format_scaled(value: int, decimals: int) -> str:
     return f"{sign}{whole}.{frac_s}" if frac_s else f"{sign}{whole}"
 
 
-def parse_steps(text: str, step: Step, reason_decimals: Reason, reason_grid: Reason, what: str) -> int:
+def parse_steps(
+    text: str, step: Step, reason_decimals: Reason, reason_grid: Reason, what: str
+) -> int:
     """Parse a decimal string into a positive whole number of ``step``s.
 
     "too many decimals" and "off the grid" are told apart because a client fixes them

@@ -21,8 +21,8 @@ from trade_engine.matcher.order import Order
 
 STATE_VERSION = 1
 
-_SPEC_FIELDS = tuple(SymbolSpec.__dataclass_fields__)
-_CMD_FIELDS = tuple(PlaceOrder.__dataclass_fields__)
+_SPEC_FIELDS = SymbolSpec.__struct_fields__
+_CMD_FIELDS = PlaceOrder.__struct_fields__
 # order fields that change after acceptance (the rest come from the original command)
 _ORDER_FIELDS = (
     "order_id",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from msgspec import Struct
+
 from trade_engine.core.enums import SymbolStatus
 from trade_engine.core.numbers import DecimalError, Step, parse_scaled
 from trade_engine.core.reasons import Reason
@@ -19,8 +21,7 @@ class Asset:
     decimals: int  # the smallest unit is 10**-decimals
 
 
-@dataclass(frozen=True, slots=True)
-class SymbolSpec:
+class SymbolSpec(Struct, frozen=True, gc=False):
     """A symbol as an operator defines it (decimal strings as typed, integers where natural).
 
     ``Market.build`` checks it against the assets and derives the integer factors.
@@ -90,7 +91,9 @@ class Market:
         self.min_notional = parse_scaled(
             spec.min_notional, quote.decimals, Reason.INVALID_SYMBOL_SPEC, "min_notional"
         )
-        ref_scaled = parse_scaled(spec.ref_price, self.tick.decimals, Reason.INVALID_SYMBOL_SPEC, "ref_price")
+        ref_scaled = parse_scaled(
+            spec.ref_price, self.tick.decimals, Reason.INVALID_SYMBOL_SPEC, "ref_price"
+        )
         if ref_scaled % self.tick.mantissa:
             raise DecimalError(Reason.INVALID_SYMBOL_SPEC, "ref_price is off the tick grid")
         self.ref_price = ref_scaled // self.tick.mantissa
@@ -118,7 +121,9 @@ def check_fee_rates(maker_ppm: int, taker_ppm: int) -> None:
         and 0 <= maker_ppm <= taker_ppm <= PPM // 10
     )
     if not ok:
-        raise DecimalError(Reason.INVALID_FEE, "fees must satisfy 0 <= maker <= taker <= 100000 ppm")
+        raise DecimalError(
+            Reason.INVALID_FEE, "fees must satisfy 0 <= maker <= taker <= 100000 ppm"
+        )
 
 
 def _whole_units(mantissa: int, exp: int, what: str, asset: Asset) -> int:

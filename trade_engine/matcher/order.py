@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from trade_engine.core.commands import PlaceOrder
 from trade_engine.core.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
+
+if TYPE_CHECKING:
+    from trade_engine.matcher.book import Level
 
 
 class Order:
@@ -79,7 +84,7 @@ class Order:
         self.ts = ts
         self.reserved = 0
         self.status = OrderStatus.NEW
-        self.level: object | None = None
+        self.level: Level | None = None
         self.prev: Order | None = None
         self.next: Order | None = None
 
