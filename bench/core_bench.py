@@ -43,7 +43,7 @@ def setup_commands() -> list[Command]:
     ]
     for u in range(1, USERS + 1):
         cmds.append(Deposit(u, "BTC", 10**8 * 10**6, f"b{u}"))
-        cmds.append(Deposit(u, "USDT", 10**8 * 10**12, f"q{u}"))
+        cmds.append(Deposit(u, "USDT", 10**8 * 10**10, f"q{u}"))
     return cmds
 
 

@@ -14,7 +14,7 @@ from trade_engine.core.enums import OrderType, Side, StpMode, SymbolStatus, Time
 from trade_engine.core.symbols import SymbolSpec
 
 
-class PlaceOrder(Struct, frozen=True, gc=False):
+class PlaceOrder(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     user_id: int
     symbol: str
     client_order_id: str
@@ -29,7 +29,7 @@ class PlaceOrder(Struct, frozen=True, gc=False):
     quote_qty: int = 0  # quote smallest units; MARKET BUY spending at most this, fees included
 
 
-class CancelOrder(Struct, frozen=True, gc=False):
+class CancelOrder(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     """Cancel by engine ``order_id`` or by the user's ``client_order_id`` (one of them)."""
 
     user_id: int
@@ -38,7 +38,7 @@ class CancelOrder(Struct, frozen=True, gc=False):
     client_order_id: str = ""
 
 
-class AmendOrder(Struct, frozen=True, gc=False):
+class AmendOrder(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     """Change price and/or total quantity of a resting order.
 
     ``new_qty`` is the new *total* quantity (as FIX OrderQty): it must stay above what has
@@ -55,7 +55,7 @@ class AmendOrder(Struct, frozen=True, gc=False):
     new_qty: int = 0
 
 
-class MassCancel(Struct, frozen=True, gc=False):
+class MassCancel(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     """Cancel every open order (resting and pending stops) that matches all given filters.
 
     ``user_id`` 0 with an ``operator`` is an admin mass cancel over all users.
@@ -67,7 +67,7 @@ class MassCancel(Struct, frozen=True, gc=False):
     operator: str = ""
 
 
-class Deposit(Struct, frozen=True, gc=False):
+class Deposit(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     user_id: int
     asset: str
     amount: int
@@ -75,7 +75,7 @@ class Deposit(Struct, frozen=True, gc=False):
     operator: str = ""
 
 
-class Withdraw(Struct, frozen=True, gc=False):
+class Withdraw(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     user_id: int
     asset: str
     amount: int
@@ -83,31 +83,31 @@ class Withdraw(Struct, frozen=True, gc=False):
     operator: str = ""
 
 
-class AddAsset(Struct, frozen=True, gc=False):
+class AddAsset(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     code: str
     decimals: int
     operator: str = ""
 
 
-class AddSymbol(Struct, frozen=True, gc=False):
+class AddSymbol(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     spec: SymbolSpec
     operator: str = ""
 
 
-class UpdateSymbol(Struct, frozen=True, gc=False):
+class UpdateSymbol(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     """Replace a symbol's parameters (same base and quote). Resting orders stay as they are."""
 
     spec: SymbolSpec
     operator: str = ""
 
 
-class SetSymbolStatus(Struct, frozen=True, gc=False):
+class SetSymbolStatus(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     symbol: str
     status: SymbolStatus
     operator: str = ""
 
 
-class SetFeeTier(Struct, frozen=True, gc=False):
+class SetFeeTier(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     """Per-user fee rates for all symbols (overriding the symbols' defaults).
 
     ``tier`` "" clears the override. Open orders keep the rates they were accepted with.
@@ -120,7 +120,7 @@ class SetFeeTier(Struct, frozen=True, gc=False):
     operator: str = ""
 
 
-class SetAccountFlags(Struct, frozen=True, gc=False):
+class SetAccountFlags(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     """``market_maker``: the account is a registered market maker. ``stp_exempt``: its orders
     may trade with each other (self-trade prevention is off for it)."""
 
@@ -130,7 +130,7 @@ class SetAccountFlags(Struct, frozen=True, gc=False):
     operator: str = ""
 
 
-class SuspendUser(Struct, frozen=True, gc=False):
+class SuspendUser(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     """Refuse the user's new orders; with ``cancel_orders`` (the kill switch) cancel all open."""
 
     user_id: int
@@ -138,7 +138,7 @@ class SuspendUser(Struct, frozen=True, gc=False):
     operator: str = ""
 
 
-class ResumeUser(Struct, frozen=True, gc=False):
+class ResumeUser(Struct, frozen=True, gc=False, tag=True, omit_defaults=True):
     user_id: int
     operator: str = ""
 

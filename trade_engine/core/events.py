@@ -23,7 +23,7 @@ from trade_engine.core.reasons import Reason
 from trade_engine.core.symbols import SymbolSpec
 
 
-class OrderAccepted(Struct, gc=False):
+class OrderAccepted(Struct, gc=False, tag=True, omit_defaults=True):
     order_id: int
     user_id: int
     symbol: str
@@ -39,7 +39,7 @@ class OrderAccepted(Struct, gc=False):
     status: OrderStatus  # NEW, or PENDING_TRIGGER for a stop
 
 
-class Rejected(Struct, gc=False):
+class Rejected(Struct, gc=False, tag=True, omit_defaults=True):
     """A command was refused as a whole; nothing changed."""
 
     command: str  # the command's type name, e.g. "PlaceOrder"
@@ -51,7 +51,7 @@ class Rejected(Struct, gc=False):
     order_id: int = 0
 
 
-class Trade(Struct, gc=False):
+class Trade(Struct, gc=False, tag=True, omit_defaults=True):
     trade_id: int
     symbol: str
     price: int
@@ -68,7 +68,7 @@ class Trade(Struct, gc=False):
     taker_remaining: int
 
 
-class OrderCancelled(Struct, gc=False):
+class OrderCancelled(Struct, gc=False, tag=True, omit_defaults=True):
     order_id: int
     user_id: int
     symbol: str
@@ -77,7 +77,7 @@ class OrderCancelled(Struct, gc=False):
     remaining: int
 
 
-class OrderExpired(Struct, gc=False):
+class OrderExpired(Struct, gc=False, tag=True, omit_defaults=True):
     order_id: int
     user_id: int
     symbol: str
@@ -86,7 +86,7 @@ class OrderExpired(Struct, gc=False):
     remaining: int
 
 
-class OrderAmended(Struct, gc=False):
+class OrderAmended(Struct, gc=False, tag=True, omit_defaults=True):
     order_id: int
     user_id: int
     symbol: str
@@ -97,7 +97,7 @@ class OrderAmended(Struct, gc=False):
     kept_priority: bool
 
 
-class StopTriggered(Struct, gc=False):
+class StopTriggered(Struct, gc=False, tag=True, omit_defaults=True):
     order_id: int
     user_id: int
     symbol: str
@@ -105,7 +105,7 @@ class StopTriggered(Struct, gc=False):
     last_price: int
 
 
-class SelfTradePrevented(Struct, gc=False):
+class SelfTradePrevented(Struct, gc=False, tag=True, omit_defaults=True):
     """Compliance record: the taker would have traded ``qty`` with the user's own maker."""
 
     symbol: str
@@ -117,7 +117,7 @@ class SelfTradePrevented(Struct, gc=False):
     qty: int
 
 
-class MarketOrderReport(Struct, gc=False):
+class MarketOrderReport(Struct, gc=False, tag=True, omit_defaults=True):
     """How a MARKET order went: filled against the best opposite price at its arrival.
 
     ``slippage_bps`` = (average fill price vs ``reference_price``) in whole basis points,
@@ -135,7 +135,7 @@ class MarketOrderReport(Struct, gc=False):
     slippage_bps: int
 
 
-class OrderStatusReport(Struct, gc=False):
+class OrderStatusReport(Struct, gc=False, tag=True, omit_defaults=True):
     """An order's current state: the answer to a repeated ``client_order_id`` (duplicate=True)."""
 
     order_id: int
@@ -152,7 +152,7 @@ class OrderStatusReport(Struct, gc=False):
     duplicate: bool
 
 
-class BalanceChanged(Struct, gc=False):
+class BalanceChanged(Struct, gc=False, tag=True, omit_defaults=True):
     """A balance's new value after the command, and how much it moved in this command."""
 
     user_id: int
@@ -163,7 +163,7 @@ class BalanceChanged(Struct, gc=False):
     delta_reserved: int
 
 
-class BookLevelChanged(Struct, gc=False):
+class BookLevelChanged(Struct, gc=False, tag=True, omit_defaults=True):
     """A price level's new total after the command (qty 0: the level is gone)."""
 
     symbol: str
@@ -173,7 +173,7 @@ class BookLevelChanged(Struct, gc=False):
     orders: int
 
 
-class TransferApplied(Struct, gc=False):
+class TransferApplied(Struct, gc=False, tag=True, omit_defaults=True):
     kind: str  # "DEPOSIT" or "WITHDRAWAL"
     transfer_id: str
     user_id: int
@@ -183,26 +183,26 @@ class TransferApplied(Struct, gc=False):
     operator: str
 
 
-class AssetAdded(Struct, gc=False):
+class AssetAdded(Struct, gc=False, tag=True, omit_defaults=True):
     code: str
     decimals: int
     operator: str
 
 
-class SymbolDefined(Struct, gc=False):
+class SymbolDefined(Struct, gc=False, tag=True, omit_defaults=True):
     spec: SymbolSpec
     created: bool
     operator: str
 
 
-class SymbolStatusChanged(Struct, gc=False):
+class SymbolStatusChanged(Struct, gc=False, tag=True, omit_defaults=True):
     symbol: str
     status: SymbolStatus
     previous: SymbolStatus
     operator: str
 
 
-class FeeTierSet(Struct, gc=False):
+class FeeTierSet(Struct, gc=False, tag=True, omit_defaults=True):
     user_id: int
     tier: str
     maker_fee_ppm: int
@@ -210,25 +210,25 @@ class FeeTierSet(Struct, gc=False):
     operator: str
 
 
-class AccountFlagsSet(Struct, gc=False):
+class AccountFlagsSet(Struct, gc=False, tag=True, omit_defaults=True):
     user_id: int
     market_maker: bool
     stp_exempt: bool
     operator: str
 
 
-class UserSuspended(Struct, gc=False):
+class UserSuspended(Struct, gc=False, tag=True, omit_defaults=True):
     user_id: int
     cancelled: int
     operator: str
 
 
-class UserResumed(Struct, gc=False):
+class UserResumed(Struct, gc=False, tag=True, omit_defaults=True):
     user_id: int
     operator: str
 
 
-class MassCancelled(Struct, gc=False):
+class MassCancelled(Struct, gc=False, tag=True, omit_defaults=True):
     user_id: int
     symbol: str
     side: Side | None

@@ -1,0 +1,1 @@
+"""Snapshots of the core state and recovery: newest valid snapshot + replay of the journal."""

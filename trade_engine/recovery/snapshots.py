@@ -1,0 +1,149 @@
+"""Snapshot files: the exported core state at one seq, written atomically with a checksum.
+
+File ``snapshot-<seq:020d>.snap`` = 64-byte header + msgpack body.
+Header: magic ``TESNAP01`` (8) | format version u32 | reserved u32 | seq u64 | ts i64 |
+body length u64 | SHA-256 of the body (32 bytes)   (little-endian).
+The body is ``export_state`` encoded with ``msgpack_codec`` (ints of any size). Written to a
+``.tmp`` name, fsynced, renamed, then the directory fsynced: a crash leaves the old snapshot
+set or the new one, never a half file under a real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from trade_engine.core.engine import Engine
+from trade_engine.core.state import export_state, restore_state
+from trade_engine.wire import msgpack_codec
+
+log = logging.getLogger(__name__)
+
+MAGIC: Final = b"TESNAP01"
+FORMAT_VERSION: Final = 1
+_HEADER = struct.Struct("<8sIIQqQ32s")
+PREFIX: Final = "snapshot-"
+SUFFIX: Final = ".snap"
+
+
+class SnapshotError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    path: Path
+    seq: int
+    ts: int
+    size: int
+
+
+def snapshot_path(directory: Path, seq: int) -> Path:
+    return directory / f"{PREFIX}{seq:020d}{SUFFIX}"
+
+
+def encode_snapshot(state: dict[str, Any]) -> bytes:
+    body = msgpack_codec.encode(state)
+    header = _HEADER.pack(
+        MAGIC,
+        FORMAT_VERSION,
+        0,
+        state["seq"],
+        state["ts"],
+        len(body),
+        hashlib.sha256(body).digest(),
+    )
+    return header + body
+
+
+def write_snapshot_bytes(directory: Path, seq: int, data: bytes) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    final = snapshot_path(directory, seq)
+    tmp = final.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, final)
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return final
+
+
+def write_snapshot(directory: Path, engine: Engine) -> Path:
+    """Export and write ``engine``'s state now (blocking; see ``Snapshotter`` for forking)."""
+    return write_snapshot_bytes(directory, engine.seq, encode_snapshot(export_state(engine)))
+
+
+def read_snapshot(path: Path) -> tuple[SnapshotInfo, dict[str, Any]]:
+    """Read and check one snapshot; raises SnapshotError naming what is wrong."""
+    data = path.read_bytes()
+    if len(data) < _HEADER.size:
+        raise SnapshotError(f"{path}: shorter than its header")
+    magic, version, _, seq, ts, length, digest = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise SnapshotError(f"{path}: not a snapshot (bad magic)")
+    if version != FORMAT_VERSION:
+        raise SnapshotError(f"{path}: snapshot format {version} is not readable by this release")
+    body = memoryview(data)[_HEADER.size :]
+    if len(body) != length:
+        raise SnapshotError(f"{path}: body is {len(body)} bytes, header says {length}")
+    if hashlib.sha256(body).digest() != digest:
+        raise SnapshotError(f"{path}: checksum mismatch")
+    state = msgpack_codec.decode(body)
+    if not isinstance(state, dict) or state.get("seq") != seq:
+        raise SnapshotError(f"{path}: body does not match its header")
+    return SnapshotInfo(path, seq, ts, len(data)), state
+
+
+def list_snapshots(directory: Path) -> list[Path]:
+    """Snapshot files, newest (highest seq) first."""
+    if not directory.is_dir():
+        return []
+    found = [
+        p for p in directory.iterdir() if p.name.startswith(PREFIX) and p.name.endswith(SUFFIX)
+    ]
+    return sorted(found, key=lambda p: p.name, reverse=True)
+
+
+def load_newest(directory: Path, max_seq: int | None = None) -> tuple[SnapshotInfo, Engine] | None:
+    """The newest snapshot that reads back whole (and is at or below ``max_seq``), restored.
+
+    A damaged snapshot is reported and skipped in favour of an older one: the journal still
+    holds everything, so falling back costs only replay time.
+    """
+    for path in list_snapshots(directory):
+        try:
+            info, state = read_snapshot(path)
+        except (SnapshotError, ValueError, OSError) as exc:
+            log.error("skipping unusable snapshot: %s", exc)
+            continue
+        if max_seq is not None and info.seq > max_seq:
+            continue
+        return info, restore_state(state)
+    return None
+
+
+def prune_snapshots(directory: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest snapshots (and stale temp files)."""
+    removed: list[Path] = []
+    for path in list_snapshots(directory)[keep:]:
+        path.unlink()
+        removed.append(path)
+    for tmp in directory.glob(f"{PREFIX}*.tmp") if directory.is_dir() else []:
+        tmp.unlink()
+        removed.append(tmp)
+    return removed

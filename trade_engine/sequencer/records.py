@@ -1,0 +1,60 @@
+"""What one journal record holds: the sequenced command and the events it produced.
+
+Payload = msgpack ``{"v": RECORD_VERSION, "c": <tagged command>, "e": [<tagged events>]}``.
+Keeping the events in the record lets subscribers and sinks be served from disk without
+re-running the engine, and lets a deep verify prove that a replay reproduces them. Replay
+decodes only ``c`` (msgspec skips the rest without building it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, NamedTuple
+
+import msgspec
+
+from trade_engine.core.commands import Command
+from trade_engine.core.events import Event
+from trade_engine.wire import msgpack_codec
+
+RECORD_VERSION: Final = 1
+
+
+class JournalEntry(NamedTuple):
+    seq: int
+    ts: int
+    command: Command
+    events: list[Event]
+
+
+_CmdOnly: Any = msgspec.defstruct("_CmdOnly", [("v", int), ("c", msgpack_codec.COMMAND_UNION)])
+_Full: Any = msgspec.defstruct(
+    "_Full",
+    [("v", int), ("c", msgpack_codec.COMMAND_UNION), ("e", list[msgpack_codec.EVENT_UNION])],
+)
+_cmd_decoder: Any = msgspec.msgpack.Decoder(_CmdOnly)
+_full_decoder: Any = msgspec.msgpack.Decoder(_Full)
+
+
+def encode_record(cmd: Command, events: list[Event]) -> bytes:
+    return msgpack_codec.encode({"v": RECORD_VERSION, "c": cmd, "e": events})
+
+
+def _decode(payload: bytes | memoryview, decoder: Any, typ: Any) -> Any:
+    try:
+        rec = decoder.decode(payload)
+    except msgspec.ValidationError:
+        # integers beyond 64 bits travel as msgpack ext: take the converting path
+        rec = msgspec.convert(msgpack_codec.decode(payload), typ)
+    if rec.v != RECORD_VERSION:
+        raise ValueError(f"journal record version {rec.v} is not readable by this release")
+    return rec
+
+
+def decode_command(payload: bytes | memoryview) -> Command:
+    cmd: Command = _decode(payload, _cmd_decoder, _CmdOnly).c
+    return cmd
+
+
+def decode_entry(seq: int, ts: int, payload: bytes | memoryview) -> JournalEntry:
+    rec = _decode(payload, _full_decoder, _Full)
+    return JournalEntry(seq, ts, rec.c, rec.e)

@@ -1,0 +1,438 @@
+"""The sequencer: the one writer of engine state.
+
+One asyncio loop task takes inbound commands in batches, stamps each with the next seq and the
+engine clock, applies it to the engine and appends the record (command + events) to the journal.
+A batch is made durable with one fsync (group commit) in a helper thread; only then are its
+results released to the submitters and its entries to the subscribers. While one batch's fsync
+runs, the next batch is already being applied (the journal writer buffers appends while another
+thread commits), so the fsync overlaps matching.
+
+Nothing else mutates the engine. Queries read it from the event-loop thread, which is the only
+thread that ever calls ``Engine.apply``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from trade_engine.core.commands import Command
+from trade_engine.core.engine import Engine
+from trade_engine.core.state import export_state
+from trade_engine.journal import JournalReader, JournalWriter
+from trade_engine.recovery.replay import RecoveryResult, recover
+from trade_engine.recovery.snapshots import (
+    encode_snapshot,
+    prune_snapshots,
+    write_snapshot_bytes,
+)
+from trade_engine.sequencer.clock import EngineClock
+from trade_engine.sequencer.records import JournalEntry, decode_entry, encode_record
+
+log = logging.getLogger(__name__)
+
+
+class Busy(Exception):
+    """The inbound queue is full: the caller should back off and retry."""
+
+
+class SeqTooOld(Exception):
+    """The requested seq is older than the oldest record still in the journal."""
+
+
+class Stopped(Exception):
+    """The sequencer has stopped (or failed) and takes no more commands."""
+
+
+@dataclass(frozen=True, slots=True)
+class SequencerConfig:
+    max_queue: int = 10_000  # inbound commands waiting; beyond this submit() raises Busy
+    max_batch: int = 1_000  # commands per group commit at most
+    sync: bool = True  # fsync each batch (off only for tests and benchmarks that say so)
+    segment_size: int = 256 * 1024 * 1024
+    snapshot_every_commands: int = 1_000_000  # 0 = never by count
+    snapshot_every_seconds: float = 600.0  # 0 = never by time
+    snapshots_kept: int = 2
+    prune_journal: bool = False  # drop journal segments older than the oldest kept snapshot
+    subscriber_queue: int = 10_000  # live entries buffered per subscriber before it reads disk
+
+
+_Pending = tuple["asyncio.Future[JournalEntry]", JournalEntry]
+
+
+class Sequencer:
+    def __init__(
+        self,
+        data_dir: Path,
+        engine: Engine,
+        journal: JournalWriter,
+        config: SequencerConfig,
+        recovery: RecoveryResult | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.journal_dir = data_dir / "journal"
+        self.snapshot_dir = data_dir / "snapshots"
+        self.engine = engine
+        self.config = config
+        self.recovery = recovery
+        self._journal = journal
+        self._clock = EngineClock(engine.ts)
+        self._inbox: asyncio.Queue[tuple[Command, asyncio.Future[JournalEntry]]] = asyncio.Queue(
+            config.max_queue
+        )
+        self._fsync_pool = ThreadPoolExecutor(1, thread_name_prefix="journal-fsync")
+        self._subscribers: set[_Subscriber] = set()
+        self._stopping = False
+        self._failed: BaseException | None = None
+        self.last_seq = engine.seq  # applied
+        self.committed_seq = engine.seq  # durable and released
+        self._last_snapshot_seq = recovery.snapshot_seq if recovery else 0
+        self._last_snapshot_time = time.monotonic()
+        self._snapshot_child: int | None = None
+        self.stats = SequencerStats()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(
+        cls,
+        data_dir: Path,
+        config: SequencerConfig | None = None,
+        **overrides: object,
+    ) -> Sequencer:
+        """Recover the engine from ``data_dir`` (snapshot + journal tail) and get ready to run."""
+        cfg = config or SequencerConfig()
+        if overrides:
+            cfg = dataclasses.replace(cfg, **overrides)  # type: ignore[arg-type]
+        data_dir.mkdir(parents=True, exist_ok=True)
+        journal_dir = data_dir / "journal"
+        # opening the writer first cuts a torn tail before anything reads the journal
+        journal = JournalWriter(journal_dir, segment_size=cfg.segment_size, sync=cfg.sync)
+        try:
+            result = await asyncio.to_thread(recover, journal_dir, data_dir / "snapshots")
+        except BaseException:
+            journal.close(commit=False)
+            raise
+        if result.last_seq != journal.last_seq and journal.last_seq:
+            journal.close(commit=False)
+            raise RuntimeError(
+                f"recovered state is at seq {result.last_seq} but the journal ends at"
+                f" {journal.last_seq}"
+            )
+        log.info(
+            "recovered seq %d (snapshot %d + %d replayed) in %.3f s",
+            result.last_seq,
+            result.snapshot_seq,
+            result.replayed,
+            result.seconds,
+        )
+        return cls(data_dir, result.engine, journal, cfg, result)
+
+    async def stop(self) -> None:
+        """Finish what is queued, make it durable, and close the journal."""
+        self._stopping = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self._inbox.put_nowait((_STOP, asyncio.get_running_loop().create_future()))
+        while self._run_task is not None and not self._run_task.done():
+            await asyncio.sleep(0.005)
+        self._close()
+
+    def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._journal.close()
+        self._fsync_pool.shutdown(wait=True)
+        self._reap_snapshot(block=True)
+        for sub in list(self._subscribers):
+            sub.close()
+
+    _run_task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        """The sequencing loop; runs until ``stop()``."""
+        self._run_task = asyncio.current_task()
+        try:
+            await self._loop()
+        except asyncio.CancelledError as exc:
+            self._failed = exc
+            self._fail_queued(exc)
+            raise
+        except BaseException as exc:
+            self._failed = exc
+            log.exception("sequencer stopped on an error")
+            self._fail_queued(exc)
+            raise
+
+    # ------------------------------------------------------------------ inbound
+
+    async def submit(self, cmd: Command) -> JournalEntry:
+        """Sequence ``cmd``; return its entry once it is durable. Raises Busy when full."""
+        if self._stopping or self._failed is not None:
+            raise Stopped("the sequencer is not accepting commands")
+        fut: asyncio.Future[JournalEntry] = asyncio.get_running_loop().create_future()
+        try:
+            self._inbox.put_nowait((cmd, fut))
+        except asyncio.QueueFull:
+            self.stats.busy += 1
+            raise Busy(f"inbound queue full ({self.config.max_queue})") from None
+        return await fut
+
+    def _drain(
+        self, first: tuple[Command, asyncio.Future[JournalEntry]] | None
+    ) -> list[tuple[Command, asyncio.Future[JournalEntry]]]:
+        batch = [] if first is None else [first]
+        inbox = self._inbox
+        limit = self.config.max_batch
+        while len(batch) < limit and not inbox.empty():
+            batch.append(inbox.get_nowait())
+        return batch
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        inflight: list[_Pending] = []
+        commit: asyncio.Future[int] | None = None
+        while True:
+            if commit is None:
+                if self._stopping and self._inbox.empty():
+                    break
+                self._maybe_snapshot()
+                batch = self._drain(await self._inbox.get())
+            else:
+                batch = self._drain(None)
+                if not batch:
+                    await commit
+                    self._release(inflight)
+                    inflight, commit = [], None
+                    continue
+            applied = self._apply(batch)
+            if commit is not None:
+                await commit
+                self._release(inflight)
+            inflight = applied
+            commit = (
+                loop.run_in_executor(self._fsync_pool, self._journal.commit) if applied else None
+            )
+            if commit is None:
+                self._release(inflight)
+                inflight = []
+        if commit is not None:
+            await commit
+            self._release(inflight)
+
+    def _apply(self, batch: list[tuple[Command, asyncio.Future[JournalEntry]]]) -> list[_Pending]:
+        engine = self.engine
+        apply = engine.apply
+        append = self._journal.append
+        now = self._clock.now
+        out: list[_Pending] = []
+        seq = self.last_seq
+        for cmd, fut in batch:
+            if cmd is _STOP:
+                continue
+            seq += 1
+            ts = now()
+            events = apply(seq, ts, cmd)
+            append(seq, ts, encode_record(cmd, events))
+            out.append((fut, JournalEntry(seq, ts, cmd, events)))
+        self.last_seq = seq
+        self.stats.batches += 1 if out else 0
+        self.stats.commands += len(out)
+        return out
+
+    def _release(self, done: list[_Pending]) -> None:
+        if not done:
+            return
+        self.committed_seq = done[-1][1].seq
+        for fut, entry in done:
+            if not fut.done():
+                fut.set_result(entry)
+        if self._subscribers:
+            for sub in list(self._subscribers):
+                sub.offer([e for _, e in done])
+
+    def _fail_queued(self, exc: BaseException) -> None:
+        while not self._inbox.empty():
+            _, fut = self._inbox.get_nowait()
+            if not fut.done():
+                fut.set_exception(Stopped(f"sequencer failed: {exc}"))
+
+    # ------------------------------------------------------------------ subscriptions
+
+    async def subscribe(self, from_seq: int) -> AsyncIterator[JournalEntry]:
+        """Durable entries from ``from_seq`` on, in order: from disk, then live.
+
+        A subscriber that falls more than ``subscriber_queue`` entries behind is moved back to
+        reading the journal, so it never holds the sequencer back and never misses an entry.
+        """
+        if from_seq < 1:
+            from_seq = 1
+        first = self._first_seq()
+        if first is not None and from_seq < first:
+            raise SeqTooOld(f"seq {from_seq} is before the oldest journal record {first}")
+        next_seq = from_seq
+        while True:
+            # catch up from disk up to what is durable now
+            while next_seq <= self.committed_seq:
+                upto = self.committed_seq
+                chunk = await asyncio.to_thread(self._read_disk, next_seq, upto, 2_000)
+                for entry in chunk:
+                    yield entry
+                    next_seq = entry.seq + 1
+                if not chunk:
+                    break
+            sub = _Subscriber(self.config.subscriber_queue)
+            self._subscribers.add(sub)  # no await since the check above: no entry can slip by
+            try:
+                while not sub.lagging:
+                    live = await sub.get()
+                    if live is None:
+                        return  # the sequencer closed
+                    if live is _LAG or live.seq > next_seq:
+                        break  # overflowed (a gap can only mean that): back to the disk
+                    if live.seq == next_seq:
+                        yield live
+                        next_seq += 1
+            finally:
+                self._subscribers.discard(sub)
+
+    def _read_disk(self, from_seq: int, to_seq: int, limit: int) -> list[JournalEntry]:
+        out: list[JournalEntry] = []
+        for seq, ts, payload in JournalReader(self.journal_dir).read_from(from_seq, to_seq=to_seq):
+            out.append(decode_entry(seq, ts, payload))
+            if len(out) >= limit:
+                break
+        return out
+
+    def _first_seq(self) -> int | None:
+        segs = JournalReader(self.journal_dir).segments()
+        return segs[0].first_seq if segs else None
+
+    # ------------------------------------------------------------------ snapshots
+
+    def _maybe_snapshot(self) -> None:
+        """Called only when nothing is in flight: engine state == durable journal."""
+        cfg = self.config
+        if self.engine.seq == self._last_snapshot_seq or self._snapshot_child is not None:
+            self._reap_snapshot(block=False)
+            return
+        due = (
+            cfg.snapshot_every_commands
+            and self.engine.seq - self._last_snapshot_seq >= cfg.snapshot_every_commands
+        ) or (
+            cfg.snapshot_every_seconds
+            and time.monotonic() - self._last_snapshot_time >= cfg.snapshot_every_seconds
+        )
+        if due:
+            self.snapshot_now()
+
+    def snapshot_now(self, *, fork: bool = True) -> float:
+        """Write a snapshot of the current (durable) state; return the pause in seconds.
+
+        With ``fork`` the state is serialised in a forked child (copy-on-write), so matching
+        pauses only for the fork itself.
+        """
+        t0 = time.perf_counter()
+        seq = self.engine.seq
+        self._last_snapshot_seq = seq
+        self._last_snapshot_time = time.monotonic()
+        if fork and hasattr(os, "fork"):
+            pid = os.fork()
+            if pid == 0:  # child: serialise, write, leave without running any cleanup
+                code = 0
+                try:
+                    write_snapshot_bytes(
+                        self.snapshot_dir, seq, encode_snapshot(export_state(self.engine))
+                    )
+                except BaseException:
+                    code = 1
+                os._exit(code)
+            self._snapshot_child = pid
+        else:
+            self._write_snapshot(seq)
+            self._after_snapshot()
+        pause = time.perf_counter() - t0
+        self.stats.snapshot_pauses.append(pause)
+        log.info("snapshot at seq %d (pause %.1f ms)", seq, pause * 1000)
+        return pause
+
+    def _write_snapshot(self, seq: int) -> None:
+        write_snapshot_bytes(self.snapshot_dir, seq, encode_snapshot(export_state(self.engine)))
+
+    def _reap_snapshot(self, block: bool) -> None:
+        pid = self._snapshot_child
+        if pid is None:
+            return
+        done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+        if done == 0:
+            return
+        self._snapshot_child = None
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.error("snapshot child %d failed (status %d)", pid, status)
+            return
+        self._after_snapshot()
+
+    def _after_snapshot(self) -> None:
+        removed = prune_snapshots(self.snapshot_dir, self.config.snapshots_kept)
+        for p in removed:
+            log.info("removed old snapshot %s", p.name)
+        if self.config.prune_journal:
+            from trade_engine.recovery.snapshots import list_snapshots
+
+            kept = list_snapshots(self.snapshot_dir)
+            if kept:
+                oldest = int(kept[-1].name.split("-")[1].split(".")[0])
+                pruned = self._journal.prune_segments_before(oldest + 1)
+                for seg in pruned:
+                    log.info("pruned journal segment %s", seg.path.name)
+
+
+@dataclass(slots=True)
+class SequencerStats:
+    commands: int = 0
+    batches: int = 0
+    busy: int = 0
+    snapshot_pauses: list[float] = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.snapshot_pauses = []
+
+
+class _Subscriber:
+    """A live feed with a bounded buffer; overflowing flags it to fall back to disk."""
+
+    def __init__(self, limit: int) -> None:
+        self._queue: asyncio.Queue[JournalEntry | None] = asyncio.Queue()
+        self._limit = limit
+        self.lagging = False
+
+    def offer(self, entries: list[JournalEntry]) -> None:
+        if self.lagging:
+            return
+        if self._queue.qsize() + len(entries) > self._limit:
+            self.lagging = True
+            self._queue.put_nowait(_LAG)  # wake the reader so it notices
+            return
+        for e in entries:
+            self._queue.put_nowait(e)
+
+    async def get(self) -> JournalEntry | None:
+        """The next live entry; ``_LAG`` when overflowed; None when closed."""
+        return await self._queue.get()
+
+    def close(self) -> None:
+        self._queue.put_nowait(None)
+
+
+class _StopMarker:
+    """Queued by stop() to wake the loop."""
+
+
+_STOP: Command = _StopMarker()  # type: ignore[assignment]
+_LAG: JournalEntry = JournalEntry(-1, 0, _STOP, [])

@@ -1,0 +1,1 @@
+"""Binary encodings shared by the journal, snapshots and the native protocol."""
