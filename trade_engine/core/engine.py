@@ -204,10 +204,28 @@ class Engine:
         self._touched.clear()
 
     def _flush_levels(self) -> None:
+        """One event per (symbol, side, price) touched, with the level's total as it is now.
+
+        A level emptied and re-created in the same command (an amend of a lone order, a stop
+        resting where a level was consumed) is reported once, with its final total.
+        """
         ev = self._events.append
-        for lv, symbol in self._levels.items():
-            ev(BookLevelChanged(symbol, lv.side, lv.price, lv.qty, lv.count))
-        self._levels.clear()
+        levels = self._levels
+        seen: set[tuple[str, Side, int]] | None = set() if len(levels) > 1 else None
+        for lv, symbol in levels.items():
+            side, price = lv.side, lv.price
+            if seen is not None:
+                key = (symbol, side, price)
+                if key in seen:
+                    continue
+                seen.add(key)
+            book = self.books[symbol]
+            cur = (book.bids if side is _BUY else book.asks).levels.get(price)
+            if cur is None:
+                ev(BookLevelChanged(symbol, side, price, 0, 0))
+            else:
+                ev(BookLevelChanged(symbol, side, price, cur.qty, cur.count))
+        levels.clear()
 
     def _expire_coids(self) -> None:
         cutoff = self.ts - DAY_NS
@@ -436,12 +454,16 @@ class Engine:
         if best and (best <= o.limit if is_buy else best >= o.limit):
             if o.tif is _FOK and not self._fok_fillable(o, opp, acct):
                 self._end(o, m, book, _EXPIRED, EndReason.FOK_NOT_FILLABLE)
+                if market:
+                    self._market_report(o, m, arrival)
                 return
             if o.quote_budget and not o.qty:
                 self._size_quote_order(o, opp, m)
             self._match(o, m, book, opp, acct)
         elif o.tif is _FOK:
             self._end(o, m, book, _EXPIRED, EndReason.FOK_NOT_FILLABLE)
+            if market:
+                self._market_report(o, m, arrival)
             return
         st = o.status
         if st is _FILLED:
@@ -549,7 +571,8 @@ class Engine:
         taker_user = o.user_id
         taker_side = o.side
         budget = o.quote_budget
-        stop = False
+        stop = False  # self-trade prevention ended the taker
+        broke = False  # the quote budget cannot pay for another lot
         last = 0
         while o.remaining:
             best = opp.best
@@ -585,7 +608,7 @@ class Engine:
                     # budget order deeper than it was sized for)
                     q = min(q, lots_affordable(o.reserved, best, qu, o.taker_ppm))
                     if not q:
-                        stop = True
+                        broke = True
                         break
                 last = best
                 notional = best * q * qu
@@ -665,7 +688,7 @@ class Engine:
                 mk = nxt
             if not level.count and levels.get(best) is level:
                 opp.remove_level(level)  # (self-trade prevention may have removed it already)
-            if stop:
+            if stop or broke:
                 break
         if last:
             m.last_price = last
@@ -673,9 +696,9 @@ class Engine:
         if o.filled:
             o.status = _FILLED if not o.remaining else _PARTIAL
         if stop:
-            reason = EndReason.QUOTE_BUDGET_EXHAUSTED if budget else EndReason.SELF_TRADE_PREVENTED
-            if o.remaining:
-                self._end(o, m, book, _EXPIRED, reason)
+            self._end(o, m, book, _EXPIRED, EndReason.SELF_TRADE_PREVENTED)
+        elif broke and o.remaining:
+            self._end(o, m, book, _EXPIRED, EndReason.QUOTE_BUDGET_EXHAUSTED)
 
     def _market_report(self, o: Order, m: Market, arrival: int) -> None:
         filled = o.filled
@@ -754,17 +777,7 @@ class Engine:
             acct = self.accounts.by_user[o.user_id]
             del self.orders[o.order_id]
             del acct.open_orders[o.order_id]
-            if o.order_type is _STOP:
-                # protect against the book as it is now, never beyond what was reserved
-                if o.is_buy:
-                    best = book.asks.best
-                    if best:
-                        o.limit = min(o.limit, band_up(best, m.market_band_bps))
-                else:
-                    best = book.bids.best
-                    if best:
-                        o.limit = max(o.limit, band_down(best, m.market_band_bps))
-            elif o.post_only:
+            if o.order_type is _STOP_LIMIT and o.post_only:
                 opp = book.asks.best if o.is_buy else book.bids.best
                 if opp and (o.price >= opp if o.is_buy else o.price <= opp):
                     self._end(o, m, book, _EXPIRED, EndReason.POST_ONLY_WOULD_TAKE)
@@ -809,8 +822,8 @@ class Engine:
         acct = self.accounts.by_user[o.user_id]
         if acct.suspended:
             raise Rejection(Reason.USER_SUSPENDED, f"user {o.user_id} is suspended")
-        if o.order_type is not _LIMIT or o.level is None:
-            raise Rejection(Reason.ORDER_NOT_AMENDABLE, "only resting LIMIT orders can be amended")
+        if o.level is None or (o.order_type is not _LIMIT and o.order_type is not _STOP_LIMIT):
+            raise Rejection(Reason.ORDER_NOT_AMENDABLE, "only resting limit orders can be amended")
         if type(c.new_price) is not int or type(c.new_qty) is not int:
             raise Rejection(Reason.INVALID_COMMAND, "new_price and new_qty must be integers")
         if c.new_price < 0 or c.new_qty < 0:
@@ -825,7 +838,9 @@ class Engine:
             raise Rejection(Reason.QTY_BELOW_MIN, f"quantity below the minimum {m.min_qty} lots")
         if m.max_qty and qty > m.max_qty:
             raise Rejection(Reason.QTY_ABOVE_MAX, f"quantity above the maximum {m.max_qty} lots")
-        self._check_price(m, price, qty)
+        keep = price == o.price and qty < o.qty
+        if not keep:  # reducing risk is never refused for a band the market moved away from
+            self._check_price(m, price, qty)
         book = self.books[c.symbol]
         remaining = qty - o.filled
         reserve_asset = m.quote if o.is_buy else m.base
@@ -839,7 +854,6 @@ class Engine:
                 Reason.INSUFFICIENT_BALANCE,
                 f"needs {need - o.reserved} more {reserve_asset} available, has {bal.available}",
             )
-        keep = price == o.price and qty < o.qty
         if not keep and o.post_only:
             opp = book.asks.best if o.is_buy else book.bids.best
             if opp and (price >= opp if o.is_buy else price <= opp):
@@ -888,8 +902,14 @@ class Engine:
             self._run_stops(m, book)
 
     def _mass_cancel(self, c: MassCancel) -> None:
-        if c.side is not None and c.side not in (_BUY, _SELL):
-            raise Rejection(Reason.INVALID_COMMAND, f"side must be BUY or SELL, not {c.side!r}")
+        side: Side | None = None
+        if c.side is not None:
+            try:
+                side = Side(c.side)
+            except ValueError:
+                raise Rejection(
+                    Reason.INVALID_COMMAND, f"side must be BUY or SELL, not {c.side!r}"
+                ) from None
         if c.symbol and c.symbol not in self.markets:
             raise Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {c.symbol!r}")
         if c.user_id:
@@ -904,8 +924,8 @@ class Engine:
                 Reason.INVALID_COMMAND, "a mass cancel over all users needs an operator"
             )
         reason = EndReason.ADMIN_CANCEL if c.operator else EndReason.MASS_CANCEL
-        n = self._cancel_many(pool, c.symbol, c.side, reason, halted_ok=bool(c.operator))
-        self._events.append(MassCancelled(c.user_id, c.symbol, c.side, n, c.operator))
+        n = self._cancel_many(pool, c.symbol, side, reason, halted_ok=bool(c.operator))
+        self._events.append(MassCancelled(c.user_id, c.symbol, side, n, c.operator))
 
     def _cancel_many(
         self,
