@@ -13,18 +13,10 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
+import msgspec
+
 from trade_engine.core import commands as _c
 from trade_engine.core import events as _e
-from trade_engine.core.enums import (
-    EndReason,
-    OrderStatus,
-    OrderType,
-    Side,
-    StpMode,
-    SymbolStatus,
-    TimeInForce,
-)
-from trade_engine.core.reasons import Reason
 from trade_engine.core.symbols import SymbolSpec
 
 # schema version per record type; bump one when its fields change, and add an upgrade
@@ -34,24 +26,6 @@ SCHEMA_VERSIONS: dict[str, int] = {
 }
 _TYPES: dict[str, type] = {t.__name__: t for t in (*_c.COMMAND_TYPES, *_e.EVENT_TYPES)}
 _UPGRADES: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
-
-# which enum each enum-typed field holds (by field name; names are unique in meaning)
-_ENUM_FIELDS: dict[str, type[Enum]] = {
-    "side": Side,
-    "taker_side": Side,
-    "order_type": OrderType,
-    "tif": TimeInForce,
-    "stp": StpMode,
-    "mode": StpMode,
-    "status": OrderStatus,
-    "reason": Reason,
-    "previous": SymbolStatus,
-}
-_STATUS_BY_TYPE: dict[str, type[Enum]] = {
-    "SymbolStatusChanged": SymbolStatus,
-    "SetSymbolStatus": SymbolStatus,
-}
-_END_REASON_TYPES = {"OrderCancelled", "OrderExpired"}
 
 
 class CodecError(ValueError):
@@ -78,35 +52,27 @@ def to_plain(record: Any) -> dict[str, Any]:
 
 
 def from_plain(data: dict[str, Any]) -> Any:
+    """A typed command or event from ``to_plain`` output, with every field type-checked."""
     try:
         name = data["type"]
         version = data["v"]
     except (KeyError, TypeError):
         raise CodecError("record needs 'type' and 'v'") from None
-    cls = _TYPES.get(name)
+    cls = _TYPES.get(name) if isinstance(name, str) else None
     if cls is None:
         raise CodecError(f"unknown record type {name!r}")
     current = SCHEMA_VERSIONS[name]
-    if not isinstance(version, int) or version > current or version < 1:
+    if type(version) is not int or version > current or version < 1:
         raise CodecError(f"{name} schema version {version!r} is not readable by this release")
     fields = {k: v for k, v in data.items() if k not in ("type", "v")}
+    unknown = set(fields) - set(cls.__struct_fields__)
+    if unknown:
+        raise CodecError(f"{name} has no field(s) {sorted(unknown)}")
     while version < current:
         fields = _UPGRADES[(name, version)](fields)
         version += 1
     try:
-        for k, v in fields.items():
-            if v is None:
-                continue
-            if k == "status" and name in _STATUS_BY_TYPE:
-                fields[k] = _STATUS_BY_TYPE[name](v)
-            elif k == "reason" and name in _END_REASON_TYPES:
-                fields[k] = EndReason(v)
-            elif k in _ENUM_FIELDS:
-                fields[k] = _ENUM_FIELDS[k](v)
-            elif k == "spec":
-                spec = dict(v)
-                spec["status"] = SymbolStatus(spec.get("status", SymbolStatus.TRADING))
-                fields[k] = SymbolSpec(**spec)
-        return cls(**fields)
-    except (TypeError, ValueError) as exc:
+        # strict conversion: no floats or numeric strings for ints, enums by value
+        return msgspec.convert(fields, cls)
+    except msgspec.ValidationError as exc:
         raise CodecError(f"bad {name} record: {exc}") from None

@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
+import msgspec
+
 from trade_engine.accounts.fees import band_down, band_up, buy_reserve, lots_affordable
 from trade_engine.accounts.ledger import FEE_ACCOUNT, Account, Accounts, Balance
 from trade_engine.core.commands import (
@@ -1058,10 +1060,13 @@ class Engine:
                 Reason.INVALID_SYMBOL_SPEC,
                 "base, quote, tick and lot cannot change (open orders are counted in them)",
             )
-        m.status = old.status  # status changes go through SetSymbolStatus
+        # status changes go through SetSymbolStatus: keep the current one, and say so
+        spec = msgspec.structs.replace(c.spec, status=old.status)
+        m.spec = spec
+        m.status = old.status
         m.last_price = old.last_price
         self.markets[m.symbol] = m
-        self._events.append(SymbolDefined(c.spec, False, c.operator))
+        self._events.append(SymbolDefined(spec, False, c.operator))
 
     def _set_symbol_status(self, c: SetSymbolStatus) -> None:
         m = self.markets.get(c.symbol)

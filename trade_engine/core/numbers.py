@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from trade_engine.core.reasons import Reason
 
 _DECIMAL = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
+MAX_DECIMAL_CHARS = 80  # far above any real amount; keeps int() off pathological inputs
 
 
 class DecimalError(ValueError):
@@ -33,7 +34,8 @@ class Step:
 
     @staticmethod
     def parse(text: str) -> Step:
-        m = _DECIMAL.fullmatch(text) if isinstance(text, str) else None
+        ok = isinstance(text, str) and len(text) <= MAX_DECIMAL_CHARS
+        m = _DECIMAL.fullmatch(text) if ok else None
         if m is None:
             raise DecimalError(Reason.INVALID_SYMBOL_SPEC, f"step {text!r} is not a plain decimal")
         frac = (m.group(2) or "").rstrip("0")
@@ -55,6 +57,8 @@ def parse_scaled(text: str, decimals: int, reason: Reason, what: str = "value") 
     """
     if not isinstance(text, str):
         raise DecimalError(reason, f"{what} must be a decimal string, got {type(text).__name__}")
+    if len(text) > MAX_DECIMAL_CHARS:
+        raise DecimalError(reason, f"{what} is longer than {MAX_DECIMAL_CHARS} characters")
     m = _DECIMAL.fullmatch(text)
     if m is None:
         raise DecimalError(reason, f"{what} {text!r} is not a plain non-negative decimal")

@@ -23,12 +23,12 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trade_engine.core.commands import Command
 from trade_engine.core.engine import Engine
 from trade_engine.core.state import export_state
 from trade_engine.journal import JournalReader, JournalWriter
-from trade_engine.recovery.replay import RecoveryResult, recover
 from trade_engine.recovery.snapshots import (
     encode_snapshot,
     prune_snapshots,
@@ -36,6 +36,9 @@ from trade_engine.recovery.snapshots import (
 )
 from trade_engine.sequencer.clock import EngineClock
 from trade_engine.sequencer.records import JournalEntry, decode_entry, encode_record
+
+if TYPE_CHECKING:
+    from trade_engine.recovery.replay import RecoveryResult
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +115,8 @@ class Sequencer:
         cfg = config or SequencerConfig()
         if overrides:
             cfg = dataclasses.replace(cfg, **overrides)  # type: ignore[arg-type]
+        from trade_engine.recovery.replay import recover  # (recovery reads sequencer records)
+
         data_dir.mkdir(parents=True, exist_ok=True)
         journal_dir = data_dir / "journal"
         # opening the writer first cuts a torn tail before anything reads the journal

@@ -1,0 +1,118 @@
+"""Replay speed and restart-to-ready time.
+
+Builds a data directory the way the engine would (the seeded core flow, applied and journaled
+with the real record format, fsync off while building), then measures:
+
+* full replay: recovery from the journal alone (commands/s);
+* restart with a snapshot: a snapshot at the end, then ``Sequencer.open`` (journal open with
+  torn-tail scan + snapshot load + tail replay), wall time to ready.
+
+    python bench/replay_bench.py [--commands 1000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from core_bench import flow, setup_commands
+
+from trade_engine.core.engine import Engine
+from trade_engine.core.state import state_hash
+from trade_engine.journal import JournalWriter
+from trade_engine.recovery.replay import recover
+from trade_engine.recovery.snapshots import write_snapshot
+from trade_engine.sequencer import Sequencer
+from trade_engine.sequencer.records import encode_record
+
+
+def build(data: Path, n: int) -> tuple[Engine, float]:
+    engine = Engine()
+    cmds = setup_commands() + flow(n, 11)
+    t0 = time.perf_counter()
+    with JournalWriter(data / "journal", sync=False) as jw:
+        for seq, cmd in enumerate(cmds, 1):
+            ts = 1_700_000_000_000_000_000 + seq * 1000
+            jw.append(seq, ts, encode_record(cmd, engine.apply(seq, ts, cmd)))
+            if seq % 10_000 == 0:
+                jw.commit()
+        jw.commit()
+    return engine, time.perf_counter() - t0
+
+
+async def reopen(data: Path) -> tuple[float, Sequencer]:
+    t0 = time.perf_counter()
+    seqr = await Sequencer.open(data, sync=False)
+    return time.perf_counter() - t0, seqr
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--commands", type=int, default=1_000_000)
+    ap.add_argument("--keep", type=Path, help="build here and keep it (default: a temp dir)")
+    args = ap.parse_args()
+    data = args.keep or Path(tempfile.mkdtemp(prefix="replay-bench-"))
+    try:
+        gc.freeze()
+        engine, build_s = build(data, args.commands)
+        n = engine.seq
+        want = state_hash(engine)
+        journal_bytes = sum(p.stat().st_size for p in (data / "journal").iterdir())
+        print(f"built {n:,} records ({journal_bytes / 2**20:.0f} MiB) in {build_s:.1f} s")
+
+        del engine
+        gc.collect()
+        gc.disable()
+        res = recover(data / "journal", data / "snapshots")
+        gc.enable()
+        full_rate = res.replayed / res.seconds
+        ok_full = state_hash(res.engine) == want
+        print(
+            f"full replay     {res.replayed:,} in {res.seconds:.2f} s = {full_rate:,.0f} cmd/s "
+            f"(hash {'ok' if ok_full else 'MISMATCH'})"
+        )
+
+        t0 = time.perf_counter()
+        write_snapshot(data / "snapshots", res.engine)
+        snap_s = time.perf_counter() - t0
+        del res
+        gc.collect()
+        ready_s, seqr = asyncio.run(reopen(data))
+        ok_snap = state_hash(seqr.engine) == want
+        seqr._close()
+        print(f"snapshot write  {snap_s:.2f} s")
+        print(
+            f"restart->ready  {ready_s:.2f} s with a snapshot at seq {n:,} "
+            f"(hash {'ok' if ok_snap else 'MISMATCH'})"
+        )
+        print(
+            json.dumps(
+                {
+                    "bench": "replay",
+                    "records": n,
+                    "journal_mib": round(journal_bytes / 2**20, 1),
+                    "full_replay_s": round(res_s := full_rate and n / full_rate, 3),
+                    "replay_cmd_per_s": round(full_rate),
+                    "snapshot_write_s": round(snap_s, 3),
+                    "restart_ready_s": round(ready_s, 3),
+                    "hash_ok": ok_full and ok_snap,
+                }
+            )
+        )
+        del res_s
+    finally:
+        if args.keep is None:
+            shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
