@@ -247,16 +247,12 @@ class Engine:
         m = self.markets.get(c.symbol)
         if m is None:
             raise Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {c.symbol!r}")
-        if m.status is not _TRADING:
-            raise _status_rejection(m)
         user_id = c.user_id
         if type(user_id) is not int or user_id <= FEE_ACCOUNT:
             raise Rejection(Reason.RESERVED_ACCOUNT, "orders need a user id > 0")
         acct = self.accounts.by_user.get(user_id)
         if acct is None:
             acct = _NO_ACCOUNT  # no funds at all; validation still reports the first problem
-        elif acct.suspended:
-            raise Rejection(Reason.USER_SUSPENDED, f"user {user_id} is suspended")
         coid = c.client_order_id
         if not coid or type(coid) is not str or len(coid) > 64:
             raise Rejection(Reason.INVALID_COMMAND, "client_order_id must be 1..64 characters")
@@ -271,6 +267,11 @@ class Engine:
                 f"client_order_id {coid!r} is already used by order {prior.order_id} "
                 "with other parameters",
             )
+        # a retry of an accepted order gets its state (above) even while trading is stopped
+        if m.status is not _TRADING:
+            raise _status_rejection(m)
+        if acct.suspended:
+            raise Rejection(Reason.USER_SUSPENDED, f"user {user_id} is suspended")
         book = self.books[c.symbol]
         limit, amount, reserve_asset = self._check_order(c, m, book, acct)
         bal = acct.balances.get(reserve_asset)
