@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import platform
 import random
 import sys
 import time
+from collections.abc import Iterator
 
 from trade_engine.core.commands import (
     AddAsset,
@@ -28,7 +30,7 @@ from trade_engine.core.commands import (
     PlaceOrder,
 )
 from trade_engine.core.engine import Engine
-from trade_engine.core.enums import OrderType, Side, TimeInForce
+from trade_engine.core.enums import OrderType, Side
 from trade_engine.core.symbols import SymbolSpec
 
 SYMBOL = "BTC-USDT"
@@ -47,25 +49,27 @@ def setup_commands() -> list[Command]:
     return cmds
 
 
-def flow(n: int, seed: int) -> list[Command]:
+def iter_flow(seed: int) -> Iterator[Command]:
+    """The seeded command flow, endless (load generators take what they need)."""
     rnd = random.Random(seed)
     mid = 5_000_000  # 50,000.00 in ticks of 0.01
     live: list[tuple[int, str]] = []  # (user, client id) of orders that may still rest
-    out: list[Command] = []
-    for i in range(n):
+    i = 0
+    while True:
+        i += 1
         r = rnd.random()
         user = rnd.randint(1, USERS)
         if r < 0.25 and live:
             j = rnd.randrange(len(live))
             live[j], live[-1] = live[-1], live[j]
             u, coid = live.pop()
-            out.append(CancelOrder(u, SYMBOL, client_order_id=coid))
+            yield CancelOrder(u, SYMBOL, client_order_id=coid)
             continue
         side = Side.BUY if rnd.random() < 0.5 else Side.SELL
-        coid = f"c{i}"
+        coid = f"c{seed}-{i}"
         qty = rnd.randint(1, 100)
         if r < 0.30:
-            out.append(PlaceOrder(user, SYMBOL, coid, side, OrderType.MARKET, qty=qty))
+            yield PlaceOrder(user, SYMBOL, coid, side, OrderType.MARKET, qty=qty)
             continue
         if rnd.random() < 0.1:  # crossing
             off = rnd.randint(0, 5)
@@ -73,14 +77,14 @@ def flow(n: int, seed: int) -> list[Command]:
         else:
             off = rnd.randint(1, 50)
             price = mid - off if side is Side.BUY else mid + off
-        tif = TimeInForce.GTC
-        out.append(
-            PlaceOrder(user, SYMBOL, coid, side, OrderType.LIMIT, qty=qty, price=price, tif=tif)
-        )
+        yield PlaceOrder(user, SYMBOL, coid, side, OrderType.LIMIT, qty=qty, price=price)
         live.append((user, coid))
         if rnd.random() < 0.001:
             mid += rnd.choice((-1, 1))
-    return out
+
+
+def flow(n: int, seed: int) -> list[Command]:
+    return list(itertools.islice(iter_flow(seed), n))
 
 
 def fresh_engine() -> tuple[Engine, int]:

@@ -125,6 +125,9 @@ class Engine:
         # (user_id, client_order_id) -> order; with the expiry queue in insertion order
         self.coids: dict[tuple[int, str], Order] = {}
         self.coid_queue: deque[tuple[int, tuple[int, str]]] = deque()
+        # every order the engine still remembers (open, or finished within the 24 h memory),
+        # by id: queries by order id must not scan
+        self.by_id: dict[int, Order] = {}
         # per-command scratch: first-touch values of balances, levels touched
         self._events: list[Event] = []
         self._touched: dict[Balance, tuple[int, int]] = {}
@@ -240,6 +243,7 @@ class Engine:
                 q.append((self.ts, key))  # still live: keep it findable by client id
             else:
                 del coids[key]
+                del self.by_id[o.order_id]
 
     # ------------------------------------------------------------------ place
 
@@ -296,6 +300,7 @@ class Engine:
         bal.available -= amount
         bal.reserved += amount
         self.coids[key] = o
+        self.by_id[oid] = o
         self.coid_queue.append((self.ts, key))
         otype = c.order_type
         is_stop = otype is _STOP or otype is _STOP_LIMIT
@@ -1130,13 +1135,7 @@ class Engine:
 
     def find_order(self, order_id: int) -> Order | None:
         """An open order by id, or a finished one still in the client-id memory."""
-        o = self.orders.get(order_id)
-        if o is not None:
-            return o
-        for o in self.coids.values():
-            if o.order_id == order_id:
-                return o
-        return None
+        return self.by_id.get(order_id)
 
 
 _OPEN_STATUSES = frozenset({_NEW, _PARTIAL, _PENDING})

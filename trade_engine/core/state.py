@@ -167,6 +167,7 @@ def restore_state(data: dict[str, Any]) -> Engine:
     for ts, uid, coid, oid in data["coids"]:
         key = (uid, coid)
         e.coids[key] = by_id[oid]
+        e.by_id[oid] = by_id[oid]
         e.coid_queue.append((ts, key))
     for tid, kind, uid, asset, amount in data["transfers"]:
         e.accounts.transfers[tid] = (kind, uid, asset, amount)
