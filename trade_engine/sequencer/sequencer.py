@@ -179,6 +179,14 @@ class Sequencer:
 
     async def submit(self, cmd: Command) -> JournalEntry:
         """Sequence ``cmd``; return its entry once it is durable. Raises Busy when full."""
+        return await self.submit_nowait(cmd)
+
+    def submit_nowait(self, cmd: Command) -> asyncio.Future[JournalEntry]:
+        """Queue ``cmd`` now; the future resolves with its entry once durable.
+
+        Raises Busy (queue full) or Stopped at once, so a gateway can answer without a task
+        per request.
+        """
         if self._stopping or self._failed is not None:
             raise Stopped("the sequencer is not accepting commands")
         fut: asyncio.Future[JournalEntry] = asyncio.get_running_loop().create_future()
@@ -187,7 +195,7 @@ class Sequencer:
         except asyncio.QueueFull:
             self.stats.busy += 1
             raise Busy(f"inbound queue full ({self.config.max_queue})") from None
-        return await fut
+        return fut
 
     def _drain(
         self, first: tuple[Command, asyncio.Future[JournalEntry]] | None

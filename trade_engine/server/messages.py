@@ -1,0 +1,258 @@
+"""The message set of the native protocol (version 1), shared by the server and the client.
+
+Every frame body is a msgpack map whose ``"type"`` names the message. Commands and events
+inside messages keep the core's own tagged form (``{"type": "PlaceOrder", ...}``), so the wire
+and the journal speak the same records. Unknown fields are ignored, so fields can be added
+within a protocol version; removing or changing one needs a new version. docs/protocol.md is
+the reference.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Final
+
+import msgspec
+
+from trade_engine.core.commands import Command
+from trade_engine.core.events import Event
+from trade_engine.wire import msgpack_codec
+
+PROTOCOL_VERSION: Final = 1
+SUPPORTED_VERSIONS: Final = frozenset({1})
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes: clients key on these strings. Never rename one, only add."""
+
+    # framing: the stream is out of sync, the session is closed
+    FRAME_TOO_LARGE = "FRAME_TOO_LARGE"
+    # content: one bad frame, the session goes on
+    MALFORMED_FRAME = "MALFORMED_FRAME"  # body is not msgpack
+    NOT_A_MAP = "NOT_A_MAP"
+    UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"
+    INVALID_MESSAGE = "INVALID_MESSAGE"  # missing or mistyped fields of the message itself
+    BAD_COMMAND = "BAD_COMMAND"  # the command inside a Command message does not parse
+    # session
+    NOT_LOGGED_IN = "NOT_LOGGED_IN"
+    ALREADY_LOGGED_IN = "ALREADY_LOGGED_IN"
+    UNSUPPORTED_VERSION = "UNSUPPORTED_VERSION"
+    AUTH_FAILED = "AUTH_FAILED"
+    STALE_TIMESTAMP = "STALE_TIMESTAMP"
+    NONCE_REUSED = "NONCE_REUSED"
+    LOGON_TIMEOUT = "LOGON_TIMEOUT"
+    HEARTBEAT_TIMEOUT = "HEARTBEAT_TIMEOUT"
+    SLOW_CONSUMER = "SLOW_CONSUMER"
+    TOO_MANY_ERRORS = "TOO_MANY_ERRORS"
+    SHUTTING_DOWN = "SHUTTING_DOWN"
+    # authorization
+    FORBIDDEN = "FORBIDDEN"
+    NOT_OWNER = "NOT_OWNER"
+    # requests
+    UNKNOWN_QUERY = "UNKNOWN_QUERY"
+    BAD_QUERY = "BAD_QUERY"
+    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    SEQ_TOO_OLD = "SEQ_TOO_OLD"
+    DUPLICATE_ID = "DUPLICATE_ID"
+    TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+    UNAVAILABLE = "UNAVAILABLE"  # the sequencer has stopped
+    INTERNAL = "INTERNAL"
+
+
+class Message(msgspec.Struct, tag=True, omit_defaults=True):
+    """Base of every message; the tag (``"type"``) is the class name unless set."""
+
+
+# ---------------------------------------------------------------- both directions
+
+
+class Heartbeat(Message):
+    pass
+
+
+class Logout(Message):
+    pass
+
+
+# ---------------------------------------------------------------- client -> server
+
+
+class Logon(Message):
+    version: int
+    api_key: str
+    ts: int  # client wall clock, ns since the Unix epoch
+    nonce: str
+    signature: str  # hex HMAC-SHA256(secret, f"{api_key}\n{ts}\n{nonce}")
+    heartbeat_ms: int = 0  # 0: the server's default
+
+
+class CommandRequest(Message, tag="Command"):
+    id: int
+    command: Command
+
+
+class Query(Message):
+    id: int
+    kind: str
+    args: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Subscribe(Message):
+    id: int
+    from_seq: int
+
+
+class Unsubscribe(Message):
+    id: int  # the Subscribe's id
+
+
+# ---------------------------------------------------------------- server -> client
+
+
+class LogonAck(Message):
+    version: int
+    user_id: int
+    role: str
+    last_seq: int  # last durable seq at logon
+    heartbeat_ms: int  # the interval in force for this session
+    max_frame_bytes: int
+
+
+class Result(Message):
+    id: int
+    seq: int
+    ts: int
+    events: list[Event]
+
+
+class Busy(Message):
+    id: int
+
+
+class Error(Message):
+    code: str
+    message: str = ""
+    id: int | None = None  # the request it answers, if any
+    fatal: bool = False  # the server closes the session after this frame
+
+
+class QueryResult(Message):
+    id: int
+    seq: int  # the state is as of this (durable) seq
+    data: Any
+
+
+class Entry(Message):
+    id: int  # the Subscribe's id
+    seq: int
+    ts: int
+    command: Command
+    events: list[Event]
+
+
+class Unsubscribed(Message):
+    id: int
+
+
+ClientMessage = Logon | Heartbeat | CommandRequest | Query | Subscribe | Unsubscribe | Logout
+ServerMessage = (
+    LogonAck | Heartbeat | Result | Busy | Error | QueryResult | Entry | Unsubscribed | Logout
+)
+CLIENT_TYPES: Final = frozenset(
+    {"Logon", "Heartbeat", "Command", "Query", "Subscribe", "Unsubscribe", "Logout"}
+)
+
+
+class ProtocolError(Exception):
+    """A frame that cannot be accepted; ``request_id`` when the frame carried one."""
+
+    def __init__(self, code: ErrorCode, message: str, request_id: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+def _ext_hook(code: int, data: memoryview) -> Any:
+    if code == msgpack_codec.BIGINT_EXT:
+        return int(bytes(data).decode("ascii"))
+    raise ValueError(f"unknown msgpack ext type {code}")
+
+
+_client_decoder: Any = msgspec.msgpack.Decoder(ClientMessage, ext_hook=_ext_hook)
+_server_decoder: Any = msgspec.msgpack.Decoder(ServerMessage, ext_hook=_ext_hook)
+encode = msgpack_codec.encode
+
+
+def decode_client(body: bytes) -> ClientMessage:
+    """A typed client message, or ProtocolError with the most precise code."""
+    try:
+        return _client_decoder.decode(body)  # type: ignore[no-any-return]
+    except msgspec.ValidationError:
+        pass  # a real problem, or an ext-coded big integer: classify on the plain form
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(ErrorCode.MALFORMED_FRAME, f"body is not msgpack: {exc}") from None
+    try:
+        plain = msgpack_codec.decode(body)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise ProtocolError(ErrorCode.MALFORMED_FRAME, f"body is not msgpack: {exc}") from None
+    if not isinstance(plain, dict):
+        raise ProtocolError(ErrorCode.NOT_A_MAP, f"body is a {type(plain).__name__}, not a map")
+    rid = plain.get("id")
+    request_id = rid if type(rid) is int else None
+    mtype = plain.get("type")
+    if mtype not in CLIENT_TYPES:
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_MESSAGE, f"unknown message type {mtype!r}", request_id
+        )
+    try:
+        return msgspec.convert(plain, ClientMessage)  # type: ignore[no-any-return]
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        code = ErrorCode.BAD_COMMAND if "$.command" in text else ErrorCode.INVALID_MESSAGE
+        raise ProtocolError(code, f"{mtype}: {text}", request_id) from None
+
+
+def decode_server(body: bytes) -> ServerMessage:
+    """A typed server message (the client's side); msgspec errors propagate."""
+    try:
+        return _server_decoder.decode(body)  # type: ignore[no-any-return]
+    except msgspec.ValidationError:
+        # ext-coded big integers in typed fields: convert from the plain form
+        return msgspec.convert(msgpack_codec.decode(body), ServerMessage)  # type: ignore[no-any-return]
+
+
+def _entry_prefix() -> bytes:
+    head = encode({"type": "Entry", "id": 0})
+    # fixmap(2) "type" "Entry" "id" 0  ->  drop the header and the trailing id value
+    assert head[0] == 0x82 and head[-1] == 0x00
+    return b"\x86" + head[1:-1]
+
+
+_ENTRY_PREFIX: Final = _entry_prefix()
+
+
+class EntryBodies:
+    """Entry frame bodies, encoding each journal entry once for all its subscribers.
+
+    A msgpack map is a header followed by its key/value pairs, so the shared part (seq, ts,
+    command, events) is encoded once per seq and only the subscription id differs. With a
+    handful of sinks on one stream this saves most of the fan-out's encoding time.
+    """
+
+    __slots__ = ("_cache", "_size")
+
+    def __init__(self, size: int = 4096) -> None:
+        self._cache: dict[int, bytes] = {}
+        self._size = size
+
+    def body(self, sub_id: int, seq: int, ts: int, command: Any, events: list[Any]) -> bytes:
+        cache = self._cache
+        kv = cache.get(seq)
+        if kv is None:
+            full = encode({"seq": seq, "ts": ts, "command": command, "events": events})
+            kv = full[1:]  # drop the fixmap(4) header
+            if len(cache) >= self._size:
+                del cache[next(iter(cache))]
+            cache[seq] = kv
+        return b"".join((_ENTRY_PREFIX, encode(sub_id), kv))

@@ -1,0 +1,384 @@
+"""One client connection: logon, requests, subscriptions, heartbeats.
+
+Everything runs on the event loop. A session never blocks the loop and never lets its peer
+grow memory: requests are read only while the outbound buffer is below its high-water mark,
+each command is one task awaiting durability, and each subscription is one task pumping
+journal entries with backpressure. Whatever goes wrong in a session stays in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from trade_engine.sequencer import Busy as SeqBusy
+from trade_engine.sequencer import SeqTooOld, Stopped
+from trade_engine.server.auth import AuthError, CredentialLike, Role, authorize
+from trade_engine.server.frames import FrameDecoder
+from trade_engine.server.messages import (
+    PROTOCOL_VERSION,
+    SUPPORTED_VERSIONS,
+    Busy,
+    CommandRequest,
+    Error,
+    ErrorCode,
+    Heartbeat,
+    Logon,
+    LogonAck,
+    Logout,
+    ProtocolError,
+    Query,
+    QueryResult,
+    Result,
+    Subscribe,
+    Unsubscribe,
+    Unsubscribed,
+    decode_client,
+    encode,
+)
+from trade_engine.server.outbox import Outbox
+from trade_engine.server.queries import QueryError, run_query
+
+if TYPE_CHECKING:
+    from trade_engine.server.server import Server
+
+log = logging.getLogger(__name__)
+
+_HEARTBEAT = encode(Heartbeat())
+_LOGOUT = encode(Logout())
+
+
+class Session:
+    def __init__(
+        self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.server = server
+        self.seqr = server.seqr
+        self.opts = server.options
+        self.reader = reader
+        self.loop = asyncio.get_running_loop()
+        self.outbox = Outbox(
+            writer,
+            high_water=self.opts.outbound_high_water,
+            limit=self.opts.max_outbound_bytes,
+            on_overflow=self._overflow,
+        )
+        self.decoder = FrameDecoder(self.opts.max_frame_bytes)
+        self.peer: Any = writer.get_extra_info("peername") or writer.get_extra_info("sockname")
+        self.cred: CredentialLike | None = None
+        self.heartbeat = self.opts.heartbeat_seconds
+        self.started = self.last_recv = self.loop.time()
+        self.subs: dict[int, asyncio.Task[None]] = {}
+        self.inflight = 0
+        self.errors = 0
+        self.closing = False
+        self.read_paused = False  # waiting for the peer to drain: its silence is ours
+        # optional future-returning submit: saves creating a Task per command
+        self._submit_nowait: Callable[[Any], asyncio.Future[Any]] | None = getattr(
+            self.seqr, "submit_nowait", None
+        )
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            CommandRequest: self._on_command,
+            Query: self._on_query,
+            Subscribe: self._on_subscribe,
+            Unsubscribe: self._on_unsubscribe,
+            Heartbeat: self._on_heartbeat,
+            Logout: self._on_logout,
+            Logon: self._on_logon,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        timer = asyncio.create_task(self._timer())
+        try:
+            await self._read_loop()
+        except (ConnectionError, OSError):
+            pass  # the peer went away: nothing to tell it
+        finally:
+            timer.cancel()
+            self._teardown()
+            if self.cred is not None:
+                log.info("session %s ended", self.describe())
+
+    async def _read_loop(self) -> None:
+        reader, decoder, outbox = self.reader, self.decoder, self.outbox
+        chunk = self.opts.read_chunk_bytes
+        while not self.closing:
+            data = await reader.read(chunk)
+            if not data:
+                return
+            self.last_recv = self.loop.time()
+            for body in decoder.feed(data):
+                self._handle(body)
+                if self.closing:
+                    return
+            if decoder.error is not None:
+                self.fatal(ErrorCode.FRAME_TOO_LARGE, str(decoder.error))
+                return
+            # read no more requests while the peer is not taking our answers
+            if outbox.buffered > outbox.high_water:
+                self.read_paused = True
+                drained = await outbox.wait_writable(self.opts.slow_consumer_seconds)
+                self.read_paused = False
+                self.last_recv = self.loop.time()
+                if not drained:
+                    self.fatal(ErrorCode.SLOW_CONSUMER, "the peer does not read its answers")
+                    return
+
+    async def _timer(self) -> None:
+        """Logon timeout, then heartbeats: send one when idle, drop a silent peer."""
+        while not self.closing:
+            if self.cred is None:
+                await asyncio.sleep(self.opts.logon_timeout_seconds / 4)
+                if self.cred is None and self.loop.time() - self.started > (
+                    self.opts.logon_timeout_seconds
+                ):
+                    self.fatal(ErrorCode.LOGON_TIMEOUT, "no Logon in time")
+                continue
+            hb = self.heartbeat
+            await asyncio.sleep(hb / 4)
+            now = self.loop.time()
+            if now - self.last_recv > 3 * hb and not self.read_paused:
+                self.fatal(ErrorCode.HEARTBEAT_TIMEOUT, f"nothing received for {3 * hb:.1f} s")
+            elif now - self.outbox.last_send >= hb:
+                self.outbox.send(_HEARTBEAT)
+
+    def fatal(self, code: ErrorCode, message: str) -> None:
+        """Tell the peer why, then close the session (from any of its tasks)."""
+        if self.closing:
+            return
+        log.info("session %s closed: %s %s", self.describe(), code, message)
+        self.outbox.send(encode(Error(code.value, message, fatal=True)))
+        self._close()
+
+    def _close(self) -> None:
+        self.closing = True
+        for task in self.subs.values():
+            task.cancel()
+        self.subs.clear()
+        # the socket closes once the peer took the rest, or is reset if it does not in time;
+        # closing the transport also wakes the reader task with EOF
+        self.outbox.close(abort_after=self.opts.close_grace_seconds)
+
+    def _teardown(self) -> None:
+        if not self.closing:
+            self._close()
+
+    def _overflow(self) -> None:
+        self.fatal(ErrorCode.SLOW_CONSUMER, "outbound buffer limit reached")
+
+    def describe(self) -> str:
+        who = self.cred.api_key if self.cred else "-"
+        return f"{who}@{self.peer}"
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _send_error(self, code: ErrorCode, message: str, request_id: int | None) -> None:
+        self.outbox.send(encode(Error(code.value, message, request_id)))
+
+    def _handle(self, body: bytes) -> None:
+        try:
+            msg = decode_client(body)
+        except ProtocolError as e:
+            self._content_error(e.code, e.message, e.request_id)
+            return
+        t = type(msg)
+        if self.cred is None and t is not Logon and t is not Heartbeat:
+            self._content_error(ErrorCode.NOT_LOGGED_IN, "log on first", getattr(msg, "id", None))
+            return
+        try:
+            self._handlers[t](msg)
+        except Exception as e:  # a bug: keep it inside this request
+            log.exception("%s from %s failed", t.__name__, self.describe())
+            rid = getattr(msg, "id", None)
+            self._send_error(ErrorCode.INTERNAL, f"{type(e).__name__}: {e}", rid)
+
+    def _content_error(self, code: ErrorCode, message: str, request_id: int | None) -> None:
+        self.errors += 1
+        if self.errors > self.opts.max_errors:
+            self.fatal(ErrorCode.TOO_MANY_ERRORS, f"more than {self.opts.max_errors} errors")
+            return
+        self._send_error(code, message, request_id)
+
+    # ------------------------------------------------------------------ session messages
+
+    def _on_logon(self, msg: Logon) -> None:
+        if self.cred is not None:
+            self._content_error(ErrorCode.ALREADY_LOGGED_IN, "already logged on", None)
+            return
+        if msg.version not in SUPPORTED_VERSIONS:
+            self.fatal(
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"protocol version {msg.version} is not supported; "
+                f"supported: {sorted(SUPPORTED_VERSIONS)}",
+            )
+            return
+        try:
+            cred = self.server.auth.verify(msg.api_key, msg.ts, msg.nonce, msg.signature)
+        except AuthError as e:
+            self.fatal(e.code, e.message)
+            return
+        self.cred = cred
+        opts = self.opts
+        if msg.heartbeat_ms > 0:
+            self.heartbeat = min(
+                max(msg.heartbeat_ms / 1000, opts.min_heartbeat_seconds),
+                opts.max_heartbeat_seconds,
+            )
+        self.last_recv = self.loop.time()
+        log.info("session %s logged on as %s user %d", self.describe(), cred.role, cred.user_id)
+        self.outbox.send(
+            encode(
+                LogonAck(
+                    PROTOCOL_VERSION,
+                    cred.user_id,
+                    cred.role,
+                    self.seqr.committed_seq,
+                    round(self.heartbeat * 1000),
+                    opts.max_frame_bytes,
+                )
+            )
+        )
+
+    def _on_heartbeat(self, msg: Heartbeat) -> None:
+        pass  # last_recv is updated per read
+
+    def _on_logout(self, msg: Logout) -> None:
+        self.outbox.send(_LOGOUT)
+        self._close()
+
+    # ------------------------------------------------------------------ commands
+
+    def _on_command(self, msg: CommandRequest) -> None:
+        assert self.cred is not None
+        try:
+            cmd = authorize(self.cred, msg.command)
+        except AuthError as e:
+            self._send_error(e.code, e.message, msg.id)
+            return
+        if self.inflight >= self.opts.max_inflight:
+            self.outbox.send(encode(Busy(msg.id)))
+            return
+        submit_nowait = self._submit_nowait
+        if submit_nowait is not None:
+            try:
+                fut = submit_nowait(cmd)
+            except SeqBusy:
+                self.outbox.send(encode(Busy(msg.id)))
+                return
+            except Stopped as e:
+                self._send_error(ErrorCode.UNAVAILABLE, str(e), msg.id)
+                return
+        else:
+            fut = asyncio.ensure_future(self.seqr.submit(cmd))
+        self.inflight += 1
+        fut.add_done_callback(partial(self._command_done, msg.id))
+
+    def _command_done(self, request_id: int, fut: asyncio.Future[Any]) -> None:
+        self.inflight -= 1
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is None:
+            e = fut.result()
+            self.outbox.send(encode(Result(request_id, e.seq, e.ts, e.events)))
+        elif isinstance(exc, SeqBusy):
+            self.outbox.send(encode(Busy(request_id)))
+        elif isinstance(exc, Stopped):
+            self._send_error(ErrorCode.UNAVAILABLE, str(exc), request_id)
+        else:
+            log.error("command %d of %s failed", request_id, self.describe(), exc_info=exc)
+            self._send_error(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}", request_id)
+
+    # ------------------------------------------------------------------ queries
+
+    def _on_query(self, msg: Query) -> None:
+        assert self.cred is not None
+        engine = self.seqr.engine
+        try:
+            data = run_query(engine, self.cred, msg.kind, msg.args)
+        except QueryError as e:
+            self._send_error(e.code, e.message, msg.id)
+            return
+        # the state may include commands whose journal records are not on disk yet:
+        # durable before visible, so the answer waits for them
+        as_of = engine.seq
+        body = encode(QueryResult(msg.id, as_of, data))
+        self.server.commits.after(as_of, partial(self.outbox.send, body))
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def _on_subscribe(self, msg: Subscribe) -> None:
+        assert self.cred is not None
+        if self.cred.role == Role.USER:
+            self._send_error(
+                ErrorCode.FORBIDDEN, "the event stream is for gateways and operators", msg.id
+            )
+            return
+        if msg.id in self.subs:
+            self._send_error(ErrorCode.DUPLICATE_ID, "a subscription with this id is open", msg.id)
+            return
+        if len(self.subs) >= self.opts.max_subscriptions:
+            self._send_error(
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                f"at most {self.opts.max_subscriptions} per session",
+                msg.id,
+            )
+            return
+        if msg.from_seq < 0:
+            self._send_error(ErrorCode.INVALID_MESSAGE, "from_seq must be >= 0", msg.id)
+            return
+        self.subs[msg.id] = asyncio.create_task(self._pump(msg.id, msg.from_seq))
+
+    def _on_unsubscribe(self, msg: Unsubscribe) -> None:
+        task = self.subs.pop(msg.id, None)
+        if task is not None:
+            task.cancel()  # it is suspended, so no Entry of it can follow Unsubscribed
+        self.outbox.send(encode(Unsubscribed(msg.id)))
+
+    async def _pump(self, sub_id: int, from_seq: int) -> None:
+        out = self.outbox
+        bodies = self.server.entry_bodies
+        timeout = self.opts.slow_consumer_seconds
+        stream = None
+        next_seq = from_seq
+        try:
+            stream = self.seqr.subscribe(from_seq)
+            async for entry in stream:
+                if out.closed:
+                    return
+                if out.buffered > out.high_water and not await out.wait_writable(timeout):
+                    self.fatal(
+                        ErrorCode.SLOW_CONSUMER,
+                        f"subscription {sub_id} not read; resume with from_seq={next_seq}",
+                    )
+                    return
+                out.send(bodies.body(sub_id, entry.seq, entry.ts, entry.command, entry.events))
+                next_seq = entry.seq + 1
+            self._end_sub(sub_id, ErrorCode.UNAVAILABLE, "the event stream ended")
+        except SeqTooOld as e:
+            self._end_sub(sub_id, ErrorCode.SEQ_TOO_OLD, str(e))
+        except Stopped as e:
+            self._end_sub(sub_id, ErrorCode.UNAVAILABLE, str(e))
+        except Exception as e:
+            log.exception("subscription %d of %s failed", sub_id, self.describe())
+            self._end_sub(sub_id, ErrorCode.INTERNAL, f"{type(e).__name__}: {e}")
+        finally:
+            await aclose_stream(stream)
+
+    def _end_sub(self, sub_id: int, code: ErrorCode, message: str) -> None:
+        if self.subs.get(sub_id) is asyncio.current_task():
+            del self.subs[sub_id]
+        self._send_error(code, message, sub_id)
+
+
+async def aclose_stream(stream: object) -> None:
+    """Close an async generator now (not at garbage collection), so the sequencer drops
+    its subscriber at once."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
