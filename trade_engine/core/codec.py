@@ -24,7 +24,9 @@ SCHEMA_VERSIONS: dict[str, int] = {
     **{t.__name__: 1 for t in _c.COMMAND_TYPES},
     **{t.__name__: 1 for t in _e.EVENT_TYPES},
 }
-_TYPES: dict[str, type[msgspec.Struct]] = {t.__name__: t for t in (*_c.COMMAND_TYPES, *_e.EVENT_TYPES)}
+_TYPES: dict[str, type[msgspec.Struct]] = {
+    t.__name__: t for t in (*_c.COMMAND_TYPES, *_e.EVENT_TYPES)
+}
 _UPGRADES: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
