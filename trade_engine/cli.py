@@ -9,7 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
+from trade_engine.ops.journal_cli import journal_app
+
 app = typer.Typer(no_args_is_help=True, help="Trade engine: matching, accounts, journal.")
+app.add_typer(journal_app, name="journal", help="Verify, inspect and replay a data directory.")
 
 
 @app.command()

@@ -1,6 +1,6 @@
 """The sequencer: stamps, journals and applies every command; releases results once durable."""
 
-from trade_engine.sequencer.records import JournalEntry
+from trade_engine.sequencer.records import InvalidCommand, JournalEntry
 from trade_engine.sequencer.sequencer import (
     Busy,
     SeqTooOld,
@@ -9,4 +9,12 @@ from trade_engine.sequencer.sequencer import (
     Stopped,
 )
 
-__all__ = ["Busy", "JournalEntry", "SeqTooOld", "Sequencer", "SequencerConfig", "Stopped"]
+__all__ = [
+    "Busy",
+    "InvalidCommand",
+    "JournalEntry",
+    "SeqTooOld",
+    "Sequencer",
+    "SequencerConfig",
+    "Stopped",
+]

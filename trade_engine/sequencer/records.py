@@ -12,7 +12,7 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 
-from trade_engine.core.commands import Command
+from trade_engine.core.commands import COMMAND_TYPES, Command
 from trade_engine.core.events import Event
 from trade_engine.wire import msgpack_codec
 
@@ -32,11 +32,36 @@ _Full: Any = msgspec.defstruct(
     [("v", int), ("c", msgpack_codec.COMMAND_UNION), ("e", list[msgpack_codec.EVENT_UNION])],
 )
 _cmd_decoder: Any = msgspec.msgpack.Decoder(_CmdOnly)
+_one_cmd_decoder: Any = msgspec.msgpack.Decoder(msgpack_codec.COMMAND_UNION)
+_COMMAND_TYPES = frozenset(COMMAND_TYPES)
 _full_decoder: Any = msgspec.msgpack.Decoder(_Full)
 
 
 def encode_record(cmd: Command, events: list[Event]) -> bytes:
     return msgpack_codec.encode({"v": RECORD_VERSION, "c": cmd, "e": events})
+
+
+class InvalidCommand(ValueError):
+    """A command whose fields do not have their declared types (it could not be read back)."""
+
+
+def check_command(cmd: Command) -> None:
+    """Refuse a command that would not survive the journal round trip unchanged."""
+    if type(cmd) not in _COMMAND_TYPES:
+        raise InvalidCommand(f"not a command: {type(cmd).__name__}")
+    try:
+        back = _one_cmd_decoder.decode(msgpack_codec.encode(cmd))
+    except msgspec.ValidationError:
+        try:
+            back = msgspec.convert(
+                msgpack_codec.decode(msgpack_codec.encode(cmd)), msgpack_codec.COMMAND_UNION
+            )
+        except msgspec.ValidationError as exc:
+            raise InvalidCommand(f"{type(cmd).__name__}: {exc}") from None
+    except (TypeError, OverflowError) as exc:
+        raise InvalidCommand(f"{type(cmd).__name__}: {exc}") from None
+    if back != cmd:
+        raise InvalidCommand(f"{type(cmd).__name__} does not survive encoding unchanged")
 
 
 def _decode(payload: bytes | memoryview, decoder: Any, typ: Any) -> Any:

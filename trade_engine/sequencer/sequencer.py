@@ -28,14 +28,19 @@ from typing import TYPE_CHECKING
 from trade_engine.core.commands import Command
 from trade_engine.core.engine import Engine
 from trade_engine.core.state import export_state
-from trade_engine.journal import JournalReader, JournalWriter
+from trade_engine.journal import JournalRangeError, JournalReader, JournalWriter
 from trade_engine.recovery.snapshots import (
     encode_snapshot,
     prune_snapshots,
     write_snapshot_bytes,
 )
 from trade_engine.sequencer.clock import EngineClock
-from trade_engine.sequencer.records import JournalEntry, decode_entry, encode_record
+from trade_engine.sequencer.records import (
+    JournalEntry,
+    check_command,
+    decode_entry,
+    encode_record,
+)
 
 if TYPE_CHECKING:
     from trade_engine.recovery.replay import RecoveryResult
@@ -93,6 +98,11 @@ class Sequencer:
         )
         self._fsync_pool = ThreadPoolExecutor(1, thread_name_prefix="journal-fsync")
         self._subscribers: set[_Subscriber] = set()
+        # the batch being applied and the batch whose fsync is running (for failure handling)
+        self._batch: list[tuple[Command, asyncio.Future[JournalEntry]]] = []
+        self._inflight: list[_Pending] = []
+        self._closed = False  # journal closed: subscriptions end at committed_seq
+        self._snapshot_wanted = False
         self._stopping = False
         self._failed: BaseException | None = None
         self.last_seq = engine.seq  # applied
@@ -151,12 +161,16 @@ class Sequencer:
         self._close()
 
     def _close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._journal.close()
-        self._fsync_pool.shutdown(wait=True)
-        self._reap_snapshot(block=True)
-        for sub in list(self._subscribers):
-            sub.close()
+        try:
+            with contextlib.suppress(Exception):
+                self._reap_snapshot(block=True)  # it may prune through the journal writer
+            with contextlib.suppress(Exception):
+                self._journal.close()
+            self._fsync_pool.shutdown(wait=True)
+        finally:
+            self._closed = True
+            for sub in list(self._subscribers):
+                sub.close()
 
     _run_task: asyncio.Task[None] | None = None
 
@@ -165,14 +179,13 @@ class Sequencer:
         self._run_task = asyncio.current_task()
         try:
             await self._loop()
-        except asyncio.CancelledError as exc:
-            self._failed = exc
-            self._fail_queued(exc)
-            raise
         except BaseException as exc:
+            # a failed apply or fsync: nothing in flight may be reported as done, and nobody
+            # may wait forever. Stop taking commands; fail every waiter; end subscriptions.
             self._failed = exc
-            log.exception("sequencer stopped on an error")
-            self._fail_queued(exc)
+            if not isinstance(exc, asyncio.CancelledError):
+                log.exception("sequencer stopped on an error")
+            self._fail_pending(exc)
             raise
 
     # ------------------------------------------------------------------ inbound
@@ -189,6 +202,7 @@ class Sequencer:
         """
         if self._stopping or self._failed is not None:
             raise Stopped("the sequencer is not accepting commands")
+        check_command(cmd)  # a record that cannot be read back must never reach the journal
         fut: asyncio.Future[JournalEntry] = asyncio.get_running_loop().create_future()
         try:
             self._inbox.put_nowait((cmd, fut))
@@ -209,35 +223,34 @@ class Sequencer:
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        inflight: list[_Pending] = []
         commit: asyncio.Future[int] | None = None
         while True:
             if commit is None:
                 if self._stopping and self._inbox.empty():
                     break
                 self._maybe_snapshot()
-                batch = self._drain(await self._inbox.get())
+                self._batch = self._drain(await self._inbox.get())
             else:
-                batch = self._drain(None)
-                if not batch:
+                self._batch = self._drain(None)
+                if not self._batch:
                     await commit
-                    self._release(inflight)
-                    inflight, commit = [], None
+                    self._release(self._inflight)
+                    self._inflight, commit = [], None
                     continue
-            applied = self._apply(batch)
+            applied = self._apply(self._batch)
+            self._batch = []
             if commit is not None:
                 await commit
-                self._release(inflight)
-            inflight = applied
-            commit = (
-                loop.run_in_executor(self._fsync_pool, self._journal.commit) if applied else None
-            )
-            if commit is None:
-                self._release(inflight)
-                inflight = []
+                self._release(self._inflight)
+            self._inflight = applied
+            if applied:
+                commit = loop.run_in_executor(self._fsync_pool, self._journal.commit)
+            else:
+                commit = None
         if commit is not None:
             await commit
-            self._release(inflight)
+            self._release(self._inflight)
+            self._inflight = []
 
     def _apply(self, batch: list[tuple[Command, asyncio.Future[JournalEntry]]]) -> list[_Pending]:
         engine = self.engine
@@ -270,11 +283,18 @@ class Sequencer:
             for sub in list(self._subscribers):
                 sub.offer([e for _, e in done])
 
-    def _fail_queued(self, exc: BaseException) -> None:
+    def _fail_pending(self, exc: BaseException) -> None:
+        err = Stopped(f"sequencer failed: {exc!r}")
+        futs = [fut for fut, _ in self._inflight] + [fut for _, fut in self._batch]
         while not self._inbox.empty():
-            _, fut = self._inbox.get_nowait()
+            futs.append(self._inbox.get_nowait()[1])
+        for fut in futs:
             if not fut.done():
-                fut.set_exception(Stopped(f"sequencer failed: {exc}"))
+                fut.set_exception(err)
+        self._inflight, self._batch = [], []
+        self._closed = True
+        for sub in list(self._subscribers):
+            sub.close()
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -294,12 +314,17 @@ class Sequencer:
             # catch up from disk up to what is durable now
             while next_seq <= self.committed_seq:
                 upto = self.committed_seq
-                chunk = await asyncio.to_thread(self._read_disk, next_seq, upto, 2_000)
+                try:
+                    chunk = await asyncio.to_thread(self._read_disk, next_seq, upto, 2_000)
+                except JournalRangeError as exc:
+                    raise SeqTooOld(f"seq {next_seq} was pruned before it could be read") from exc
                 for entry in chunk:
                     yield entry
                     next_seq = entry.seq + 1
                 if not chunk:
                     break
+            if self._closed:
+                return  # everything durable has been served and nothing more will come
             sub = _Subscriber(self.config.subscriber_queue)
             self._subscribers.add(sub)  # no await since the check above: no entry can slip by
             try:
@@ -336,11 +361,15 @@ class Sequencer:
             self._reap_snapshot(block=False)
             return
         due = (
-            cfg.snapshot_every_commands
-            and self.engine.seq - self._last_snapshot_seq >= cfg.snapshot_every_commands
-        ) or (
-            cfg.snapshot_every_seconds
-            and time.monotonic() - self._last_snapshot_time >= cfg.snapshot_every_seconds
+            self._snapshot_wanted
+            or (
+                cfg.snapshot_every_commands
+                and self.engine.seq - self._last_snapshot_seq >= cfg.snapshot_every_commands
+            )
+            or (
+                cfg.snapshot_every_seconds
+                and time.monotonic() - self._last_snapshot_time >= cfg.snapshot_every_seconds
+            )
         )
         if due:
             self.snapshot_now()
@@ -351,6 +380,15 @@ class Sequencer:
         With ``fork`` the state is serialised in a forked child (copy-on-write), so matching
         pauses only for the fork itself.
         """
+        if self.last_seq != self.committed_seq or self._batch:
+            # applied but not yet durable: a snapshot now could be ahead of the journal after
+            # a crash. Take it as soon as the loop is idle.
+            self._snapshot_wanted = True
+            return 0.0
+        if self._snapshot_child is not None:
+            log.info("snapshot already being written; not starting another")
+            return 0.0
+        self._snapshot_wanted = False
         t0 = time.perf_counter()
         seq = self.engine.seq
         self._last_snapshot_seq = seq
