@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/venv.sh dev
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
+.venv/bin/ruff check trade_engine tests bench setup.py
+.venv/bin/ruff format --check trade_engine tests bench setup.py
 .venv/bin/mypy trade_engine
 .venv/bin/pytest "$@"
