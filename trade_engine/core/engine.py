@@ -328,6 +328,23 @@ class Engine:
             acct.open_orders[oid] = o
             book.stops.add(o)
             return
+        if otype is _LIMIT and c.tif is _GTC:
+            # the common case, a GTC limit that does not cross: it rests as it was reserved
+            # (the reservation already equals what it needs), no matching to run
+            if o.is_buy:
+                best = book.asks.best
+                if not best or c.price < best:
+                    self._levels[book.bids.add(o)] = c.symbol
+                    self.orders[oid] = o
+                    acct.open_orders[oid] = o
+                    return
+            else:
+                best = book.bids.best
+                if not best or c.price > best:
+                    self._levels[book.asks.add(o)] = c.symbol
+                    self.orders[oid] = o
+                    acct.open_orders[oid] = o
+                    return
         self._traded = False
         self._execute(o, m, book, acct)
         if self._traded and book.stops:
