@@ -43,7 +43,7 @@ data_dir: {data}
 log_level: WARNING
 listen: {{tcp_host: 127.0.0.1, tcp_port: {port}, max_frame_bytes: 4194304}}
 sequencer: {{sync: {sync}, max_queue: 100000, snapshot_every_commands: 0,
-            snapshot_every_seconds: 0}}
+            snapshot_every_seconds: 0, overlap_fsync: {overlap}}}
 credentials:
   - {{api_key: {key}, secret: {secret}, role: gateway}}
 assets:
@@ -175,6 +175,7 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=5_000, help="outstanding orders at max rate")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--no-fsync", action="store_true")
+    ap.add_argument("--no-overlap", action="store_true", help="fsync without applying meanwhile")
     args = ap.parse_args()
     args.rates = [float(x) for x in args.rates.split(",") if x]
     port = free_port()
@@ -185,6 +186,7 @@ def main() -> None:
                 data=Path(tmp) / "data",
                 port=port,
                 sync="false" if args.no_fsync else "true",
+                overlap="false" if args.no_overlap else "true",
                 key=KEY,
                 secret=SECRET,
             )
@@ -206,6 +208,7 @@ def main() -> None:
             {
                 "bench": "load",
                 "fsync": not args.no_fsync,
+                "overlap_fsync": not args.no_overlap,
                 "runs": results,
                 "python": platform.python_version(),
             }

@@ -88,8 +88,12 @@ def main() -> None:
         gc.collect()
         ready_s, seqr = asyncio.run(reopen(data))
         ok_snap = state_hash(seqr.engine) == want
-        seqr._close()
-        print(f"snapshot write  {snap_s:.2f} s")
+        fork_pause = seqr.snapshot_now(fork=True)  # what matching would pause for
+        seqr._close()  # (waits for the forked child to finish writing)
+        print(
+            f"snapshot write  {snap_s:.2f} s inline; "
+            f"forked: matching paused {fork_pause * 1000:.1f} ms"
+        )
         print(
             f"restart->ready  {ready_s:.2f} s with a snapshot at seq {n:,} "
             f"(hash {'ok' if ok_snap else 'MISMATCH'})"
@@ -103,6 +107,7 @@ def main() -> None:
                     "full_replay_s": round(res_s := full_rate and n / full_rate, 3),
                     "replay_cmd_per_s": round(full_rate),
                     "snapshot_write_s": round(snap_s, 3),
+                    "snapshot_fork_pause_ms": round(fork_pause * 1000, 2),
                     "restart_ready_s": round(ready_s, 3),
                     "hash_ok": ok_full and ok_snap,
                 }

@@ -31,6 +31,7 @@ def sequencer_config(cfg: EngineConfig) -> SequencerConfig:
         snapshots_kept=s.snapshots_kept,
         prune_journal=s.prune_journal,
         subscriber_queue=s.subscriber_queue,
+        overlap_fsync=s.overlap_fsync,
     )
 
 

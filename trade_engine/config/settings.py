@@ -41,6 +41,7 @@ class SequencerSettings(_Strict):
     snapshots_kept: int = Field(2, ge=1)
     prune_journal: bool = False
     subscriber_queue: int = Field(10_000, ge=1)
+    overlap_fsync: bool = True
 
 
 class CredentialConfig(_Strict):

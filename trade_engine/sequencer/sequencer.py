@@ -71,6 +71,7 @@ class SequencerConfig:
     snapshots_kept: int = 2
     prune_journal: bool = False  # drop journal segments older than the oldest kept snapshot
     subscriber_queue: int = 10_000  # live entries buffered per subscriber before it reads disk
+    overlap_fsync: bool = True  # apply the next batch while the previous one's fsync runs
 
 
 _Pending = tuple["asyncio.Future[JournalEntry]", JournalEntry]
@@ -245,6 +246,10 @@ class Sequencer:
             self._inflight = applied
             if applied:
                 commit = loop.run_in_executor(self._fsync_pool, self._journal.commit)
+                if not self.config.overlap_fsync:
+                    await commit
+                    self._release(self._inflight)
+                    self._inflight, commit = [], None
             else:
                 commit = None
         if commit is not None:
