@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from trade_engine.core.commands import PlaceOrder
 from trade_engine.core.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
@@ -64,15 +64,18 @@ class Order:
         self.user_id = cmd.user_id
         self.symbol = cmd.symbol
         self.client_order_id = cmd.client_order_id
-        self.side: Side = cmd.side
-        self.is_buy = cmd.side is Side.BUY
+        side = cmd.side
+        self.side: Side = side
+        self.is_buy = side is _BUY
         self.order_type: OrderType = cmd.order_type
         self.tif: TimeInForce = cmd.tif
-        self.price = cmd.price
-        self.limit = cmd.price  # worst price it may trade at (protection price for MARKET)
+        price = cmd.price
+        self.price = price
+        self.limit = price  # worst price it may trade at (protection price for MARKET)
         self.stop_price = cmd.stop_price
-        self.qty = cmd.qty
-        self.remaining = cmd.qty
+        qty = cmd.qty
+        self.qty = qty
+        self.remaining = qty
         self.filled = 0
         self.filled_notional = 0
         self.quote_budget = cmd.quote_qty
@@ -83,7 +86,7 @@ class Order:
         self.seq = seq  # time priority key in the trigger book and the state export
         self.ts = ts
         self.reserved = 0
-        self.status = OrderStatus.NEW
+        self.status: OrderStatus = _NEW
         self.level: Level | None = None
         self.prev: Order | None = None
         self.next: Order | None = None
@@ -99,4 +102,6 @@ class Order:
         )
 
 
+_BUY: Final = Side.BUY
+_NEW: Final = OrderStatus.NEW
 _OPEN = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_TRIGGER})
