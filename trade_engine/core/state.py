@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import msgspec
+
 from trade_engine.accounts.ledger import Balance
 from trade_engine.core.commands import PlaceOrder
 from trade_engine.core.engine import Engine
-from trade_engine.core.enums import OrderStatus, OrderType, Side, StpMode, SymbolStatus, TimeInForce
+from trade_engine.core.enums import OrderStatus, SymbolStatus
 from trade_engine.core.symbols import Asset, Market, SymbolSpec
 from trade_engine.matcher.book import OrderBook
 from trade_engine.matcher.order import Order
@@ -57,23 +59,62 @@ def _plain(v: Any) -> Any:
 
 
 def _order_to_list(o: Order) -> list[Any]:
-    cmd = [_plain(getattr(o.cmd, f)) for f in _CMD_FIELDS]
-    return [cmd, *(_plain(getattr(o, f)) for f in _ORDER_FIELDS)]
+    # enums are StrEnums: they encode (msgpack, JSON, the canonical hash) as their values
+    return [
+        list(msgspec.structs.astuple(o.cmd)),
+        o.order_id,
+        o.price,
+        o.limit,
+        o.qty,
+        o.remaining,
+        o.filled,
+        o.filled_notional,
+        o.quote_budget,
+        o.maker_ppm,
+        o.taker_ppm,
+        o.seq,
+        o.ts,
+        o.reserved,
+        o.status,
+    ]
 
 
-def _order_from_list(row: list[Any]) -> Order:
-    cmd_vals = dict(zip(_CMD_FIELDS, row[0], strict=True))
-    cmd_vals["side"] = Side(cmd_vals["side"])
-    cmd_vals["order_type"] = OrderType(cmd_vals["order_type"])
-    cmd_vals["tif"] = TimeInForce(cmd_vals["tif"])
-    cmd_vals["stp"] = StpMode(cmd_vals["stp"])
-    cmd = PlaceOrder(**cmd_vals)
-    vals = dict(zip(_ORDER_FIELDS, row[1:], strict=True))
-    o = Order(vals["order_id"], cmd, vals["seq"], vals["ts"], vals["maker_ppm"], vals["taker_ppm"])
-    for f in _ORDER_FIELDS:
-        setattr(o, f, vals[f])
-    o.status = OrderStatus(vals["status"])
-    return o
+def _orders_from_rows(rows: list[list[Any]]) -> dict[int, Order]:
+    """Rebuild orders in bulk: the commands in one C-speed conversion, then the records."""
+    cmds = msgspec.convert(
+        [dict(zip(_CMD_FIELDS, r[0], strict=True)) for r in rows], list[PlaceOrder]
+    )
+    status_of = {s.value: s for s in OrderStatus}
+    out: dict[int, Order] = {}
+    for cmd, r in zip(cmds, rows, strict=True):
+        (
+            oid,
+            price,
+            limit,
+            qty,
+            remaining,
+            filled,
+            notional,
+            budget,
+            maker,
+            taker,
+            seq,
+            ts,
+            reserved,
+            status,
+        ) = r[1:]
+        o = Order(oid, cmd, seq, ts, maker, taker)
+        o.price = price
+        o.limit = limit
+        o.qty = qty
+        o.remaining = remaining
+        o.filled = filled
+        o.filled_notional = notional
+        o.quote_budget = budget
+        o.reserved = reserved
+        o.status = status_of[status]
+        out[oid] = o
+    return out
 
 
 def export_state(e: Engine) -> dict[str, Any]:
@@ -151,7 +192,7 @@ def restore_state(data: dict[str, Any]) -> Engine:
         a.tier, a.maker_ppm, a.taker_ppm = tier, maker, taker
         for asset, avail, res in bals:
             a.balances[asset] = Balance(uid, asset, avail, res)
-    by_id = {row[1]: _order_from_list(row) for row in data["orders"]}
+    by_id = _orders_from_rows(data["orders"])
     for symbol, bd in data["books"].items():
         book = e.books[symbol]
         for side_key, side in (("bids", book.bids), ("asks", book.asks)):

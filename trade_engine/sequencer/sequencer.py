@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import time
@@ -401,6 +402,7 @@ class Sequencer:
         if fork and hasattr(os, "fork"):
             pid = os.fork()
             if pid == 0:  # child: serialise, write, leave without running any cleanup
+                gc.disable()  # the child lives for one job; collecting would only touch pages
                 code = 0
                 try:
                     write_snapshot_bytes(
