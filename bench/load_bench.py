@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -141,6 +142,11 @@ async def run_rate(
 
 
 async def bench(args: argparse.Namespace, port: int) -> list[dict[str, float]]:
+    # the load generator must not stall on its own garbage collection (it keeps every
+    # latency sample); its pauses would be charged to the engine
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     c = await connect(port)
     try:
         funding = [cmd for cmd in setup_commands() if isinstance(cmd, Deposit)]

@@ -66,6 +66,7 @@ async def run_engine(cfg: EngineConfig, ready: asyncio.Event | None = None) -> N
             rec.seconds,
         )
     tune_gc()
+    freezer = asyncio.create_task(gc_freezer(), name="gc-freezer")
     run_task = asyncio.create_task(seqr.run(), name="sequencer")
     for cmd in market_commands(cfg, seqr):
         entry = await seqr.submit(cmd)
@@ -97,6 +98,7 @@ async def run_engine(cfg: EngineConfig, ready: asyncio.Event | None = None) -> N
     await server.wait_closed()
     await seqr.stop()
     waiter.cancel()
+    freezer.cancel()
     if run_task.done() and run_task.exception() is not None:
         raise run_task.exception()  # type: ignore[misc]
     log.info("stopped at seq %d", seqr.committed_seq)
@@ -106,13 +108,21 @@ def tune_gc() -> None:
     """Keep the cyclic GC off the hot path.
 
     The engine breaks its own reference cycles (orders unlink from their levels), so the
-    collector only ever finds strays; but with hundreds of thousands of live orders every full
-    collection walks them all and stalls matching for tens of milliseconds. Freeze what
-    recovery built (never scanned again) and collect young objects rarely.
+    collector only ever finds strays (asyncio's); but with hundreds of thousands of live orders a
+    full collection walks them all and stalls matching for 100-300 ms (measured: p99 at 10K
+    orders/s fell from 234 ms to 19 ms without it). So: young generations are still collected
+    (cheap, and that is where stray cycles die), and everything that survived a while is moved
+    to the permanent generation every second (``gc_freezer``), so no collection walks the book.
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(200_000, 50, 1_000)
+    gc.set_threshold(20_000, 20, 1_000_000)
+
+
+async def gc_freezer(period: float = 1.0) -> None:
+    while True:
+        await asyncio.sleep(period)
+        gc.freeze()
 
 
 def server_options(cfg: EngineConfig) -> dict[str, Any]:
