@@ -20,6 +20,7 @@ from seq_testutil import (
     submit_all,
 )
 
+from trade_engine.core.commands import AddAsset
 from trade_engine.core.engine import Engine
 from trade_engine.core.state import state_hash
 from trade_engine.journal import JournalCorruptError, JournalReader
@@ -207,3 +208,21 @@ def test_a_damaged_newest_snapshot_is_skipped_for_an_older_one(tmp_path: Path, d
     snap_seq, replayed, after = run(second_run())
     assert (snap_seq, replayed) == (older, len(entries) - older)
     assert after == before == reference_hash(entries)
+
+
+def test_timed_snapshot_is_taken_while_idle_and_only_once(tmp_path: Path) -> None:
+    """snapshot_every_seconds must not wait for the next command to arrive."""
+
+    async def go() -> list[str]:
+        seqr = await Sequencer.open(
+            tmp_path, sync=False, snapshot_every_seconds=0.2, snapshot_every_commands=0
+        )
+        task = asyncio.create_task(seqr.run())
+        await seqr.submit(AddAsset("BTC", 8))
+        await asyncio.sleep(0.9)  # idle: no further command arrives
+        names = sorted(p.name for p in (tmp_path / "snapshots").glob("*.snap"))
+        await seqr.stop()
+        await task
+        return names
+
+    assert run(go()) == ["snapshot-00000000000000000001.snap"]

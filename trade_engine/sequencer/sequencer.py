@@ -231,7 +231,7 @@ class Sequencer:
                 if self._stopping and self._inbox.empty():
                     break
                 self._maybe_snapshot()
-                self._batch = self._drain(await self._inbox.get())
+                self._batch = self._drain(await self._next_command())
             else:
                 self._batch = self._drain(None)
                 if not self._batch:
@@ -257,6 +257,18 @@ class Sequencer:
             await commit
             self._release(self._inflight)
             self._inflight = []
+
+    async def _next_command(self) -> tuple[Command, asyncio.Future[JournalEntry]] | None:
+        """The next queued command; when idle, wake up in time for a due timed snapshot."""
+        every = self.config.snapshot_every_seconds
+        nothing_new = self.engine.seq == self._last_snapshot_seq
+        if not every or nothing_new or not self._inbox.empty():
+            return await self._inbox.get()
+        left = every - (time.monotonic() - self._last_snapshot_time)
+        try:
+            return await asyncio.wait_for(self._inbox.get(), max(left, 0.05))
+        except TimeoutError:
+            return None
 
     def _apply(self, batch: list[tuple[Command, asyncio.Future[JournalEntry]]]) -> list[_Pending]:
         engine = self.engine
