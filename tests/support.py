@@ -20,6 +20,7 @@ from trade_engine.core.engine import Engine
 from trade_engine.core.enums import OrderType, Side
 from trade_engine.core.events import (
     Event,
+    OrderAccepted,
     Rejected,
     Trade,
     TransferApplied,
@@ -181,6 +182,24 @@ class Harness:
             for asset, b in acct.balances.items():
                 assert b.available >= 0 and b.reserved >= 0, (uid, asset, b)
                 assert b.reserved == held.get((uid, asset), 0), (uid, asset, b.reserved)
+
+
+# what ``funded`` gives each user: 10 USDT and 0.01 BTC (100 lots)
+U = 10**9
+B = 1_000_000
+
+
+def funded(*users: int, spec: SymbolSpec | None = None) -> Harness:
+    """A harness on the default symbol (or ``spec``) with each user funded with U and B."""
+    h = Harness(spec)
+    for u in users:
+        h.fund(u, btc=B, usdt=U)
+    return h
+
+
+def accepted_id(events: list[Event]) -> int:
+    """The order id of the one OrderAccepted among ``events``."""
+    return one(events, OrderAccepted).order_id
 
 
 def of(events: list[Event], cls: type[T]) -> list[T]:

@@ -7,7 +7,7 @@ price change or an increase goes to the back (and may trade). One lot at P = 10_
 
 from __future__ import annotations
 
-from support import SYMBOL, Harness, default_spec, of, one, rejected, trades
+from support import SYMBOL, B, Harness, U, accepted_id, default_spec, of, one, rejected, trades
 
 from trade_engine.core.commands import (
     AddAsset,
@@ -33,11 +33,11 @@ from trade_engine.core.events import (
 )
 from trade_engine.core.reasons import Reason
 
-U = 10**9
-B = 1_000_000
 P = 10_000
 ETH = "ETH-USDT"
 LOT = 1_001_000  # one lot at P, reserved by a buy: 1_000_000 + 1_000
+
+oid = accepted_id
 
 
 def make(*users: int, eth: bool = False) -> Harness:
@@ -50,10 +50,6 @@ def make(*users: int, eth: bool = False) -> Harness:
         if eth:
             h.do(Deposit(u, "ETH", B, f"eth-{u}"))
     return h
-
-
-def oid(events: list) -> int:
-    return one(events, OrderAccepted).order_id
 
 
 def kinds(events: list) -> list[str]:

@@ -10,7 +10,7 @@ Every expected number below is worked out by hand in the comment next to it.
 
 from __future__ import annotations
 
-from support import SYMBOL, Harness, of, one, rejected, trades
+from support import SYMBOL, B, U, accepted_id, funded, of, one, rejected, trades
 
 from trade_engine.core.commands import SetFeeTier
 from trade_engine.core.enums import EndReason, OrderStatus, OrderType, Side, StpMode, TimeInForce
@@ -24,23 +24,13 @@ from trade_engine.core.events import (
 )
 from trade_engine.core.reasons import Reason
 
-U = 10**9  # every user starts with 10 USDT ...
-B = 1_000_000  # ... and 0.01 BTC (100 lots)
 P = 10_000  # 100.00 USDT: one lot at P has notional 1_000_000, taker fee 1_000, maker fee 500
 
 IOC = TimeInForce.IOC
 FOK = TimeInForce.FOK
 
-
-def make(*users: int) -> Harness:
-    h = Harness()
-    for u in users:
-        h.fund(u, btc=B, usdt=U)
-    return h
-
-
-def oid(events: list) -> int:
-    return one(events, OrderAccepted).order_id
+make = funded
+oid = accepted_id
 
 
 def kinds(events: list) -> list[str]:

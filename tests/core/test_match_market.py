@@ -9,31 +9,20 @@ rounded down.
 
 from __future__ import annotations
 
-from support import SYMBOL, Harness, of, one, rejected, trades
+from support import SYMBOL, B, Harness, U, accepted_id, funded, of, one, rejected, trades
 
 from trade_engine.core.enums import EndReason, OrderStatus, OrderType, Side, TimeInForce
 from trade_engine.core.events import (
     MarketOrderReport,
-    OrderAccepted,
     OrderCancelled,
     OrderExpired,
 )
 from trade_engine.core.reasons import Reason
 
-U = 10**9
-B = 1_000_000
 MKT = OrderType.MARKET
 
-
-def make(*users: int) -> Harness:
-    h = Harness()
-    for u in users:
-        h.fund(u, btc=B, usdt=U)
-    return h
-
-
-def oid(events: list) -> int:
-    return one(events, OrderAccepted).order_id
+make = funded
+oid = accepted_id
 
 
 def kinds(events: list) -> list[str]:

@@ -6,29 +6,22 @@ Numbers: one lot at P = 10_000 has notional 1_000_000 and reserves 1_001_000 on 
 
 from __future__ import annotations
 
-from support import SYMBOL, Harness, default_spec, one, rejected
+from support import SYMBOL, Harness, accepted_id, default_spec, funded, one, rejected
 
 from trade_engine.core.commands import AmendOrder, PlaceOrder, SetSymbolStatus, SuspendUser
 from trade_engine.core.enums import OrderStatus, OrderType, Side, SymbolStatus, TimeInForce
 from trade_engine.core.events import OrderAccepted, OrderStatusReport, Rejected
 from trade_engine.core.reasons import Reason
 
-U = 10**9
-B = 1_000_000
 P = 10_000
 LOT = 1_001_000
 DAY = 86_400 * 10**9
 
+oid = accepted_id
+
 
 def make(*users: int, **spec: object) -> Harness:
-    h = Harness(default_spec(**spec)) if spec else Harness()
-    for u in users:
-        h.fund(u, btc=B, usdt=U)
-    return h
-
-
-def oid(events: list) -> int:
-    return one(events, OrderAccepted).order_id
+    return funded(*users, spec=default_spec(**spec) if spec else None)
 
 
 def snapshot(h: Harness) -> tuple:

@@ -9,7 +9,7 @@ at its limit price. Users 8 and 9 only print a trade to set the last price.
 
 from __future__ import annotations
 
-from support import SYMBOL, Harness, of, one, rejected, trades
+from support import SYMBOL, B, Harness, U, accepted_id, of, one, rejected, trades
 
 from trade_engine.core.commands import AmendOrder, MassCancel
 from trade_engine.core.enums import EndReason, OrderStatus, OrderType, Side, TimeInForce
@@ -22,10 +22,10 @@ from trade_engine.core.events import (
 )
 from trade_engine.core.reasons import Reason
 
-U = 10**9
-B = 1_000_000
 STOP = OrderType.STOP
 STOP_LIMIT = OrderType.STOP_LIMIT
+
+oid = accepted_id
 
 
 def make(*users: int, last: int = 10_000) -> Harness:
@@ -38,10 +38,6 @@ def make(*users: int, last: int = 10_000) -> Harness:
         h.buy(9, 1, last)
         assert h.engine.markets[SYMBOL].last_price == last
     return h
-
-
-def oid(events: list) -> int:
-    return one(events, OrderAccepted).order_id
 
 
 def kinds(events: list) -> list[str]:

@@ -8,32 +8,21 @@ One lot at P = 10_000 costs 1_000_000 + 1_000 taker fee (maker fee 500).
 
 from __future__ import annotations
 
-from support import SYMBOL, Harness, of, one, trades
+from support import SYMBOL, B, Harness, U, accepted_id, funded, of, one, trades
 
 from trade_engine.core.commands import SetAccountFlags
 from trade_engine.core.enums import EndReason, OrderType, Side, StpMode
 from trade_engine.core.events import (
     AccountFlagsSet,
     MarketOrderReport,
-    OrderAccepted,
     OrderExpired,
     SelfTradePrevented,
 )
 
-U = 10**9
-B = 1_000_000
 P = 10_000
 
-
-def make(*users: int) -> Harness:
-    h = Harness()
-    for u in users:
-        h.fund(u, btc=B, usdt=U)
-    return h
-
-
-def oid(events: list) -> int:
-    return one(events, OrderAccepted).order_id
+make = funded
+oid = accepted_id
 
 
 def kinds(events: list) -> list[str]:
