@@ -17,7 +17,7 @@ import msgspec
 
 from trade_engine.core import commands as _c
 from trade_engine.core import events as _e
-from trade_engine.core.symbols import SymbolSpec
+from trade_engine.core.symbols import SymbolSpec, spec_to_dict
 
 # schema version per record type; bump one when its fields change, and add an upgrade
 SCHEMA_VERSIONS: dict[str, int] = {
@@ -34,10 +34,6 @@ class CodecError(ValueError):
     pass
 
 
-def _plain(v: Any) -> Any:
-    return v.value if isinstance(v, Enum) else v
-
-
 def to_plain(record: Any) -> dict[str, Any]:
     name = type(record).__name__
     if name not in _TYPES:
@@ -48,7 +44,7 @@ def to_plain(record: Any) -> dict[str, Any]:
         if isinstance(v, Enum):
             v = v.value
         elif isinstance(v, SymbolSpec):
-            v = {k: _plain(getattr(v, k)) for k in v.__struct_fields__}
+            v = spec_to_dict(v)
         out[name] = v
     return out
 

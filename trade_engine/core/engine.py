@@ -71,12 +71,11 @@ from trade_engine.core.events import (
 )
 from trade_engine.core.numbers import DecimalError
 from trade_engine.core.reasons import Reason
-from trade_engine.core.symbols import BPS, PPM, Asset, Market, check_fee_rates
+from trade_engine.core.symbols import BPS, MAX_DECIMALS, PPM, Asset, Market, check_fee_rates
 from trade_engine.matcher.book import BookSide, Level, OrderBook
-from trade_engine.matcher.order import Order
+from trade_engine.matcher.order import OPEN_STATUSES, Order
 
 DAY_NS: Final = 86_400 * 10**9  # client_order_id memory: 24 h of engine time
-MAX_DECIMALS: Final = 30
 
 _LIMIT: Final = OrderType.LIMIT
 _MARKET: Final = OrderType.MARKET
@@ -239,7 +238,7 @@ class Engine:
         while q and q[0][0] <= cutoff:
             _, key = q.popleft()
             o = coids[key]
-            if o.status in (_NEW, _PARTIAL, _PENDING):
+            if o.status in OPEN_STATUSES:
                 q.append((self.ts, key))  # still live: keep it findable by client id
             else:
                 del coids[key]
@@ -818,7 +817,7 @@ class Engine:
             o = self.coids.get((user_id, coid))
         else:
             raise Rejection(Reason.INVALID_COMMAND, "give order_id or client_order_id")
-        if o is None or o.symbol != symbol or o.status not in _OPEN_STATUSES:
+        if o is None or o.symbol != symbol or o.status not in OPEN_STATUSES:
             raise Rejection(Reason.UNKNOWN_ORDER, "no such open order")
         if o.user_id != user_id:
             raise Rejection(Reason.NOT_OWNER, "the order belongs to another user")
@@ -1155,7 +1154,6 @@ class Engine:
         return self.by_id.get(order_id)
 
 
-_OPEN_STATUSES = frozenset({_NEW, _PARTIAL, _PENDING})
 _NO_ACCOUNT = Account(-1)
 _STP_MODES = frozenset(StpMode)
 

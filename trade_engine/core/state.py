@@ -17,13 +17,12 @@ from trade_engine.accounts.ledger import Balance
 from trade_engine.core.commands import PlaceOrder
 from trade_engine.core.engine import Engine
 from trade_engine.core.enums import OrderStatus, SymbolStatus
-from trade_engine.core.symbols import Asset, Market, SymbolSpec
+from trade_engine.core.symbols import Asset, Market, spec_from_dict, spec_to_dict
 from trade_engine.matcher.book import OrderBook
-from trade_engine.matcher.order import Order
+from trade_engine.matcher.order import OPEN_STATUSES, Order
 
 STATE_VERSION = 1
 
-_SPEC_FIELDS = SymbolSpec.__struct_fields__
 # order fields that change after acceptance (the rest come from the original command)
 _ORDER_FIELDS = (
     "order_id",
@@ -41,20 +40,6 @@ _ORDER_FIELDS = (
     "reserved",
     "status",
 )
-
-
-def spec_to_dict(spec: SymbolSpec) -> dict[str, Any]:
-    return {f: _plain(getattr(spec, f)) for f in _SPEC_FIELDS}
-
-
-def spec_from_dict(d: dict[str, Any]) -> SymbolSpec:
-    kw = dict(d)
-    kw["status"] = SymbolStatus(kw["status"])
-    return SymbolSpec(**kw)
-
-
-def _plain(v: Any) -> Any:
-    return v.value if hasattr(v, "value") else v
 
 
 def _order_rows(orders: list[Order]) -> list[list[Any]]:
@@ -206,10 +191,9 @@ def restore_state(data: dict[str, Any]) -> Engine:
                     side.add(by_id[oid])
         for oid in bd["stops"]:
             book.stops.add(by_id[oid])
-    open_statuses = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_TRIGGER)
     accounts = e.accounts.by_user
     for oid, o in by_id.items():  # rows come in order id order
-        if o.status in open_statuses:
+        if o.status in OPEN_STATUSES:
             e.orders[oid] = o
             accounts[o.user_id].open_orders[oid] = o
     coids, known, queue = e.coids, e.by_id, e.coid_queue

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import msgspec
 from msgspec import Struct
 
 from trade_engine.core.enums import SymbolStatus
@@ -41,6 +43,15 @@ class SymbolSpec(Struct, frozen=True, gc=False):
     taker_fee_ppm: int = 1000
     ref_price: str = "0"  # reference price before the first trade; 0 = none
     status: SymbolStatus = SymbolStatus.TRADING
+
+
+def spec_to_dict(spec: SymbolSpec) -> dict[str, Any]:
+    spec_dict: dict[str, Any] = msgspec.to_builtins(spec)  # enums become their values
+    return spec_dict
+
+
+def spec_from_dict(d: dict[str, Any]) -> SymbolSpec:
+    return msgspec.convert(d, SymbolSpec)
 
 
 class Market:

@@ -13,7 +13,7 @@ from trade_engine.journal.errors import (
     JournalSequenceError,
 )
 from trade_engine.journal.format import FORMAT_VERSION, GENESIS_HASH, MAX_PAYLOAD, Record
-from trade_engine.journal.reader import JournalReader, VerifyStats, read_from, verify
+from trade_engine.journal.reader import JournalReader, VerifyStats, first_seq, read_from, verify
 from trade_engine.journal.retention import PrunedSegment, prune_segments_before
 from trade_engine.journal.segment import TailCut
 from trade_engine.journal.writer import DEFAULT_SEGMENT_SIZE, JournalWriter, RecoveryReport
@@ -36,6 +36,7 @@ __all__ = [
     "RecoveryReport",
     "TailCut",
     "VerifyStats",
+    "first_seq",
     "prune_segments_before",
     "read_from",
     "verify",

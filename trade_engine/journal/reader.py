@@ -143,6 +143,14 @@ class JournalReader:
         )
 
 
+def first_seq(directory: str | os.PathLike[str]) -> int | None:
+    """The seq of the oldest record still in the journal (None: no journal yet)."""
+    if not os.path.isdir(directory):
+        return None
+    segs = JournalReader(directory).segments()
+    return segs[0].first_seq if segs else None
+
+
 def read_from(
     directory: str | os.PathLike[str],
     seq: int,

@@ -93,7 +93,7 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status in _OPEN
+        return self.status in OPEN_STATUSES
 
     def __repr__(self) -> str:
         return (
@@ -104,4 +104,7 @@ class Order:
 
 _BUY: Final = Side.BUY
 _NEW: Final = OrderStatus.NEW
-_OPEN = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_TRIGGER})
+# the statuses of an order that is still in play (resting or waiting for its trigger)
+OPEN_STATUSES = frozenset(
+    {OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_TRIGGER}
+)

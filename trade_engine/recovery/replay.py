@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trade_engine.core.engine import Engine
-from trade_engine.journal import JournalReader
+from trade_engine.journal import JournalReader, first_seq
 from trade_engine.recovery.snapshots import load_newest
 from trade_engine.sequencer.records import decode_command
 
@@ -48,11 +48,6 @@ def replay_into(
     return n
 
 
-def first_journal_seq(journal_dir: Path) -> int | None:
-    segs = JournalReader(journal_dir).segments() if journal_dir.is_dir() else []
-    return segs[0].first_seq if segs else None
-
-
 def recover(
     journal_dir: Path,
     snapshot_dir: Path,
@@ -85,7 +80,7 @@ def _recover(
     else:
         info, engine = found
         snap_seq = info.seq
-    first = first_journal_seq(journal_dir)
+    first = first_seq(journal_dir)
     if first is not None and first > snap_seq + 1:
         raise RuntimeError(
             f"journal starts at seq {first} but the newest usable snapshot is at seq {snap_seq}:"

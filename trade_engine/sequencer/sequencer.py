@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from trade_engine.core.commands import Command
 from trade_engine.core.engine import Engine
 from trade_engine.core.state import export_state
-from trade_engine.journal import JournalRangeError, JournalReader, JournalWriter
+from trade_engine.journal import JournalRangeError, JournalReader, JournalWriter, first_seq
 from trade_engine.recovery.snapshots import (
     encode_snapshot,
     prune_snapshots,
@@ -324,7 +324,7 @@ class Sequencer:
         """
         if from_seq < 1:
             from_seq = 1
-        first = self._first_seq()
+        first = first_seq(self.journal_dir)
         if first is not None and from_seq < first:
             raise SeqTooOld(f"seq {from_seq} is before the oldest journal record {first}")
         next_seq = from_seq
@@ -365,10 +365,6 @@ class Sequencer:
             if len(out) >= limit:
                 break
         return out
-
-    def _first_seq(self) -> int | None:
-        segs = JournalReader(self.journal_dir).segments()
-        return segs[0].first_seq if segs else None
 
     # ------------------------------------------------------------------ snapshots
 
