@@ -132,9 +132,8 @@ class Engine:
         self._touched: dict[Balance, tuple[int, int]] = {}
         self._levels: dict[Level, str] = {}
         self._traded = False
+        # the rest (PlaceOrder and CancelOrder are dispatched directly in apply)
         self._handlers: dict[type, Callable[[Any], None]] = {
-            PlaceOrder: self._place,
-            CancelOrder: self._cancel,
             AmendOrder: self._amend,
             MassCancel: self._mass_cancel,
             Deposit: self._deposit,
@@ -475,19 +474,20 @@ class Engine:
         best = opp.best
         market = o.order_type is _MARKET or o.order_type is _STOP
         arrival = best
+        worst = 0  # the last (worst) price this order traded at
         if best and (best <= o.limit if is_buy else best >= o.limit):
             if o.tif is _FOK and not self._fok_fillable(o, opp, acct):
                 self._end(o, m, book, _EXPIRED, EndReason.FOK_NOT_FILLABLE)
                 if market:
-                    self._market_report(o, m, arrival)
+                    self._market_report(o, m, arrival, 0)
                 return
             if o.quote_budget and not o.qty:
                 self._size_quote_order(o, opp, m)
-            self._match(o, m, book, opp, acct)
+            worst = self._match(o, m, book, opp, acct)
         elif o.tif is _FOK:
             self._end(o, m, book, _EXPIRED, EndReason.FOK_NOT_FILLABLE)
             if market:
-                self._market_report(o, m, arrival)
+                self._market_report(o, m, arrival, 0)
             return
         st = o.status
         if st is _FILLED:
@@ -504,7 +504,7 @@ class Engine:
             else:
                 self._rest(o, m, book, acct)
         if market:
-            self._market_report(o, m, arrival)
+            self._market_report(o, m, arrival, worst)
 
     def _release(self, o: Order, m: Market, acct: Account) -> None:
         bal = acct.balances[m.quote if o.is_buy else m.base]
@@ -571,7 +571,8 @@ class Engine:
             break
         o.qty = o.remaining = qty
 
-    def _match(self, o: Order, m: Market, book: OrderBook, opp: BookSide, acct: Account) -> None:
+    def _match(self, o: Order, m: Market, book: OrderBook, opp: BookSide, acct: Account) -> int:
+        """Trade ``o`` against ``opp``; return the price of its last trade (0: none)."""
         is_buy = o.is_buy
         limit = o.limit
         levels = opp.levels
@@ -584,9 +585,8 @@ class Engine:
         fee_bal = self.accounts.get(FEE_ACCOUNT).balance(m.quote)
         if fee_bal not in touched:
             touched[fee_bal] = (fee_bal.available, fee_bal.reserved)
-        taker_acct = acct
-        t_quote = taker_acct.balance(m.quote)
-        t_base = taker_acct.balance(m.base)
+        t_quote = acct.balance(m.quote)
+        t_base = acct.balance(m.base)
         if t_quote not in touched:
             touched[t_quote] = (t_quote.available, t_quote.reserved)
         if t_base not in touched:
@@ -723,10 +723,10 @@ class Engine:
             self._end(o, m, book, _EXPIRED, EndReason.SELF_TRADE_PREVENTED)
         elif broke and o.remaining:
             self._end(o, m, book, _EXPIRED, EndReason.QUOTE_BUDGET_EXHAUSTED)
+        return last
 
-    def _market_report(self, o: Order, m: Market, arrival: int) -> None:
+    def _market_report(self, o: Order, m: Market, arrival: int, worst: int) -> None:
         filled = o.filled
-        worst = 0
         slip = 0
         if filled and arrival:
             ref_notional = arrival * filled * m.quote_per_tick_lot
@@ -734,9 +734,6 @@ class Engine:
             if not o.is_buy:
                 diff = -diff
             slip = max(0, diff) * BPS // ref_notional
-        if filled:
-            # the worst price is the last level reached: derive it from the trades just made
-            worst = self._last_trade_price_for(o.order_id, arrival)
         self._events.append(
             MarketOrderReport(
                 o.order_id,
@@ -750,12 +747,6 @@ class Engine:
                 slip,
             )
         )
-
-    def _last_trade_price_for(self, order_id: int, default: int) -> int:
-        for e in reversed(self._events):
-            if type(e) is Trade and e.taker_order_id == order_id:
-                return e.price
-        return default
 
     def _end(
         self, o: Order, m: Market, book: OrderBook, status: OrderStatus, reason: EndReason
