@@ -109,6 +109,11 @@ def read_snapshot(path: Path) -> tuple[SnapshotInfo, dict[str, Any]]:
     return SnapshotInfo(path, seq, ts, len(data)), state
 
 
+def seq_of(path: Path) -> int:
+    """The seq a snapshot file is at, from its name (see ``snapshot_path``)."""
+    return int(path.name[len(PREFIX) : -len(SUFFIX)])
+
+
 def list_snapshots(directory: Path) -> list[Path]:
     """Snapshot files, newest (highest seq) first."""
     if not directory.is_dir():

@@ -32,7 +32,9 @@ from trade_engine.core.state import export_state
 from trade_engine.journal import JournalRangeError, JournalReader, JournalWriter, first_seq
 from trade_engine.recovery.snapshots import (
     encode_snapshot,
+    list_snapshots,
     prune_snapshots,
+    seq_of,
     write_snapshot_bytes,
 )
 from trade_engine.sequencer.clock import EngineClock
@@ -449,12 +451,9 @@ class Sequencer:
         for p in removed:
             log.info("removed old snapshot %s", p.name)
         if self.config.prune_journal:
-            from trade_engine.recovery.snapshots import list_snapshots
-
             kept = list_snapshots(self.snapshot_dir)
             if kept:
-                oldest = int(kept[-1].name.split("-")[1].split(".")[0])
-                pruned = self._journal.prune_segments_before(oldest + 1)
+                pruned = self._journal.prune_segments_before(seq_of(kept[-1]) + 1)
                 for seg in pruned:
                     log.info("pruned journal segment %s", seg.path.name)
 
@@ -464,10 +463,7 @@ class SequencerStats:
     commands: int = 0
     batches: int = 0
     busy: int = 0
-    snapshot_pauses: list[float] = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        self.snapshot_pauses = []
+    snapshot_pauses: list[float] = dataclasses.field(default_factory=list)
 
 
 class _Subscriber:
