@@ -23,7 +23,7 @@ import pytest
 
 from trade_engine.client import ClientError, EngineClient
 from trade_engine.core.commands import CancelOrder, Command, Deposit, PlaceOrder
-from trade_engine.core.enums import OrderStatus, Side
+from trade_engine.core.enums import Side
 from trade_engine.core.events import OrderAccepted
 from trade_engine.core.state import state_hash
 from trade_engine.journal import JournalReader
@@ -169,6 +169,8 @@ def test_sigkill_loop_loses_nothing_acknowledged(tmp_path: Path) -> None:
     # one more start: recovery must succeed; then a clean stop
     proc = _start(cfg)
 
+    served: dict[int, dict] = {}  # what the restarted engine says about every acked order
+
     async def final_checks() -> None:
         c = await _connect(port, proc)
         try:
@@ -177,8 +179,7 @@ def test_sigkill_loop_loses_nothing_acknowledged(tmp_path: Path) -> None:
                     if isinstance(ev, OrderAccepted):
                         o = await c.query("order", order_id=ev.order_id, user_id=ev.user_id)
                         assert o is not None, f"order {ev.order_id} acked at seq {seq} is gone"
-                        if ev.status is OrderStatus.NEW:
-                            assert o["status"] in {s.value for s in OrderStatus}
+                        served[ev.order_id] = o
         finally:
             await c.close()
 
@@ -203,6 +204,15 @@ def test_sigkill_loop_loses_nothing_acknowledged(tmp_path: Path) -> None:
     # snapshot + tail here == full replay in a fresh process
     with_snapshots = recover(journal, data / "snapshots")
     assert with_snapshots.snapshot_seq > 0, "no snapshot was written: the test lost its point"
+    # the restarted engine served exactly the state that the journal replays to
+    for order_id, o in served.items():
+        rec = with_snapshots.engine.find_order(order_id)
+        assert rec is not None
+        assert (o["status"], o["filled"], o["remaining"]) == (
+            rec.status.value,
+            rec.filled,
+            rec.remaining,
+        ), f"order {order_id}"
     code = (
         "import sys; from pathlib import Path; from trade_engine.recovery.replay import recover;"
         "from trade_engine.core.state import state_hash;"
