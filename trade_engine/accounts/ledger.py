@@ -7,13 +7,23 @@ FEE_ACCOUNT = 0  # the exchange's fee account; no orders can be placed for it
 
 
 class Balance:
-    __slots__ = ("asset", "available", "reserved", "user_id")
+    """One user's holding of one asset.
+
+    ``mark``/``a0``/``r0`` are the engine's per-command scratch (not state): the command stamp
+    that last touched the balance and the values it had then, so the engine can report each
+    changed balance once per command without a dict of first-touch tuples.
+    """
+
+    __slots__ = ("a0", "asset", "available", "mark", "r0", "reserved", "user_id")
 
     def __init__(self, user_id: int, asset: str, available: int = 0, reserved: int = 0) -> None:
         self.user_id = user_id
         self.asset = asset
         self.available = available
         self.reserved = reserved
+        self.mark = 0
+        self.a0 = 0
+        self.r0 = 0
 
     def __repr__(self) -> str:
         return f"Balance(u{self.user_id} {self.asset} avail={self.available} res={self.reserved})"

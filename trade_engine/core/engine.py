@@ -73,7 +73,7 @@ from trade_engine.core.numbers import DecimalError
 from trade_engine.core.reasons import Reason
 from trade_engine.core.symbols import BPS, MAX_DECIMALS, PPM, Asset, Market, check_fee_rates
 from trade_engine.matcher.book import BookSide, Level, OrderBook
-from trade_engine.matcher.order import OPEN_STATUSES, Order
+from trade_engine.matcher.order import Order, PlaceFields, place_fields
 
 DAY_NS: Final = 86_400 * 10**9  # client_order_id memory: 24 h of engine time
 
@@ -97,6 +97,7 @@ _PENDING: Final = OrderStatus.PENDING_TRIGGER
 _STP_NONE: Final = StpMode.NONE
 _STP_MAKER: Final = StpMode.EXPIRE_MAKER
 _STP_TAKER: Final = StpMode.EXPIRE_TAKER
+_STP_BOTH: Final = StpMode.EXPIRE_BOTH
 
 
 class Rejection(Exception):
@@ -127,10 +128,12 @@ class Engine:
         # every order the engine still remembers (open, or finished within the 24 h memory),
         # by id: queries by order id must not scan
         self.by_id: dict[int, Order] = {}
-        # per-command scratch: first-touch values of balances, levels touched
+        # per-command scratch: the balances and levels this command touched, each once (the
+        # objects carry the stamp of the command that last noted them, see _touch)
         self._events: list[Event] = []
-        self._touched: dict[Balance, tuple[int, int]] = {}
-        self._levels: dict[Level, str] = {}
+        self._stamp = 0
+        self._touched: list[Balance] = []
+        self._levels: list[Level] = []
         self._traded = False
         # the rest (PlaceOrder and CancelOrder are dispatched directly in apply)
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -157,6 +160,7 @@ class Engine:
             self.ts = ts  # engine time never runs backwards, whatever the stamp says
         events: list[Event] = []
         self._events = events
+        self._stamp += 1
         q = self.coid_queue
         if q and q[0][0] <= self.ts - DAY_NS:
             self._expire_coids()
@@ -192,18 +196,13 @@ class Engine:
 
     def _flush_balances(self) -> None:
         ev = self._events.append
-        for b, (a0, r0) in self._touched.items():
-            if b.available != a0 or b.reserved != r0:
-                ev(
-                    BalanceChanged(
-                        b.user_id,
-                        b.asset,
-                        b.available,
-                        b.reserved,
-                        b.available - a0,
-                        b.reserved - r0,
-                    )
-                )
+        for b in self._touched:
+            avail = b.available
+            res = b.reserved
+            a0 = b.a0
+            r0 = b.r0
+            if avail != a0 or res != r0:
+                ev(BalanceChanged(b.user_id, b.asset, avail, res, avail - a0, res - r0))
         self._touched.clear()
 
     def _flush_levels(self) -> None:
@@ -214,11 +213,12 @@ class Engine:
         """
         ev = self._events.append
         levels = self._levels
-        seen: set[tuple[str, Side, int]] | None = set() if len(levels) > 1 else None
-        for lv, symbol in levels.items():
-            side, price = lv.side, lv.price
+        # (a bool for the side: hashing an Enum member runs Python code)
+        seen: set[tuple[str, bool, int]] | None = set() if len(levels) > 1 else None
+        for lv in levels:
+            symbol, side, price = lv.symbol, lv.side, lv.price
             if seen is not None:
-                key = (symbol, side, price)
+                key = (symbol, side is _BUY, price)
                 if key in seen:
                     continue
                 seen.add(key)
@@ -237,7 +237,7 @@ class Engine:
         while q and q[0][0] <= cutoff:
             _, key = q.popleft()
             o = coids[key]
-            if o.status in OPEN_STATUSES:
+            if _is_open(o.status):
                 q.append((self.ts, key))  # still live: keep it findable by client id
             else:
                 del coids[key]
@@ -246,16 +246,29 @@ class Engine:
     # ------------------------------------------------------------------ place
 
     def _place(self, c: PlaceOrder) -> None:
-        m = self.markets.get(c.symbol)
+        f = place_fields(c)
+        (
+            user_id,
+            symbol,
+            coid,
+            side,
+            otype,
+            qty,
+            price,
+            stop_price,
+            tif,
+            post_only,
+            _stp,
+            quote_qty,
+        ) = f
+        m = self.markets.get(symbol)
         if m is None:
-            raise Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {c.symbol!r}")
-        user_id = c.user_id
+            raise Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
         if type(user_id) is not int or user_id <= FEE_ACCOUNT:
             raise Rejection(Reason.RESERVED_ACCOUNT, "orders need a user id > 0")
         acct = self.accounts.by_user.get(user_id)
         if acct is None:
             acct = _NO_ACCOUNT  # no funds at all; validation still reports the first problem
-        coid = c.client_order_id
         if not coid or type(coid) is not str or len(coid) > 64:
             raise Rejection(Reason.INVALID_COMMAND, "client_order_id must be 1..64 characters")
         key = (user_id, coid)
@@ -274,8 +287,8 @@ class Engine:
             raise _status_rejection(m)
         if acct.suspended:
             raise Rejection(Reason.USER_SUSPENDED, f"user {user_id} is suspended")
-        book = self.books[c.symbol]
-        limit, amount, reserve_asset = self._check_order(c, m, book, acct)
+        book = self.books[symbol]
+        limit, amount, reserve_asset = self._check_order(f, m, book, acct)
         bal = acct.balances.get(reserve_asset)
         if bal is None or bal.available < amount:
             have = 0 if bal is None else bal.available
@@ -286,21 +299,20 @@ class Engine:
         # ---- validated: from here on nothing may reject ----
         oid = self.next_order_id
         self.next_order_id = oid + 1
+        seq = self.seq
+        ts = self.ts
         if acct.tier:
-            o = Order(oid, c, self.seq, self.ts, acct.maker_ppm, acct.taker_ppm)
+            o = Order(oid, c, seq, ts, acct.maker_ppm, acct.taker_ppm, f)
         else:
-            o = Order(oid, c, self.seq, self.ts, m.maker_ppm, m.taker_ppm)
+            o = Order(oid, c, seq, ts, m.maker_ppm, m.taker_ppm, f)
         o.limit = limit
         o.reserved = amount
-        touched = self._touched
-        if bal not in touched:
-            touched[bal] = (bal.available, bal.reserved)
+        self._touch(bal)
         bal.available -= amount
         bal.reserved += amount
         self.coids[key] = o
         self.by_id[oid] = o
-        self.coid_queue.append((self.ts, key))
-        otype = c.order_type
+        self.coid_queue.append((ts, key))
         is_stop = otype is _STOP or otype is _STOP_LIMIT
         if is_stop:
             o.status = _PENDING
@@ -308,16 +320,16 @@ class Engine:
             OrderAccepted(
                 oid,
                 user_id,
-                c.symbol,
+                symbol,
                 coid,
-                c.side,
+                side,
                 otype,
-                c.tif,
-                c.price,
-                c.qty,
-                c.stop_price,
-                c.quote_qty,
-                c.post_only,
+                tif,
+                price,
+                qty,
+                stop_price,
+                quote_qty,
+                post_only,
                 o.status,
             )
         )
@@ -326,20 +338,20 @@ class Engine:
             acct.open_orders[oid] = o
             book.stops.add(o)
             return
-        if otype is _LIMIT and c.tif is _GTC:
+        if otype is _LIMIT and tif is _GTC:
             # the common case, a GTC limit that does not cross: it rests as it was reserved
             # (the reservation already equals what it needs), no matching to run
             if o.is_buy:
                 best = book.asks.best
-                if not best or c.price < best:
-                    self._levels[book.bids.add(o)] = c.symbol
+                if not best or price < best:
+                    self._mark_level(book.bids.add(o))
                     self.orders[oid] = o
                     acct.open_orders[oid] = o
                     return
             else:
                 best = book.bids.best
-                if not best or c.price > best:
-                    self._levels[book.asks.add(o)] = c.symbol
+                if not best or price > best:
+                    self._mark_level(book.asks.add(o))
                     self.orders[oid] = o
                     acct.open_orders[oid] = o
                     return
@@ -349,37 +361,38 @@ class Engine:
             self._run_stops(m, book)
 
     def _check_order(
-        self, c: PlaceOrder, m: Market, book: OrderBook, acct: Account
+        self, f: PlaceFields, m: Market, book: OrderBook, acct: Account
     ) -> tuple[int, int, str]:
         """Validate a new order; return (limit price, amount to reserve, reserve asset)."""
-        otype = c.order_type
-        side = c.side
+        _, _, _, side, otype, qty, price, stop_price, tif, post_only, stp, quote_qty = f
         is_buy = side is _BUY
         if not is_buy and side is not _SELL:
             raise Rejection(Reason.INVALID_COMMAND, f"side must be BUY or SELL, not {side!r}")
-        qty = c.qty
-        price = c.price
-        if type(qty) is not int or type(price) is not int or type(c.stop_price) is not int:
+        if type(qty) is not int or type(price) is not int or type(stop_price) is not int:
             raise Rejection(Reason.INVALID_COMMAND, "qty, price and stop_price must be integers")
-        tif = c.tif
         if tif is not _GTC and tif is not _IOC and tif is not _FOK:
             raise Rejection(Reason.INVALID_TIME_IN_FORCE, f"unknown time in force {tif!r}")
-        if c.stp not in _STP_MODES:
-            raise Rejection(Reason.INVALID_COMMAND, f"unknown self-trade prevention mode {c.stp!r}")
+        if (
+            stp is not _STP_TAKER
+            and stp is not _STP_MAKER
+            and stp is not _STP_BOTH
+            and stp is not _STP_NONE
+        ):
+            raise Rejection(Reason.INVALID_COMMAND, f"unknown self-trade prevention mode {stp!r}")
         if otype is _LIMIT or otype is _STOP_LIMIT:
             if price <= 0:
                 raise Rejection(Reason.INVALID_PRICE, "a limit price must be positive")
-            if c.quote_qty:
+            if quote_qty:
                 raise Rejection(Reason.INVALID_COMMAND, "quote_qty is only for MARKET BUY orders")
         elif otype is _MARKET or otype is _STOP:
             if price:
                 raise Rejection(Reason.INVALID_PRICE, f"a {otype} order takes no limit price")
-            if c.post_only:
+            if post_only:
                 raise Rejection(Reason.INVALID_COMMAND, f"a {otype} order cannot be post-only")
         else:
             raise Rejection(Reason.INVALID_ORDER_TYPE, f"unknown order type {otype!r}")
         if otype is _STOP or otype is _STOP_LIMIT:
-            stop = c.stop_price
+            stop = stop_price
             if stop <= 0:
                 raise Rejection(Reason.INVALID_PRICE, "a stop order needs a positive stop_price")
             last = m.last_price
@@ -388,10 +401,9 @@ class Engine:
                     Reason.STOP_WOULD_TRIGGER,
                     f"stop {stop} would trigger at once (last trade price {last})",
                 )
-        elif c.stop_price:
+        elif stop_price:
             raise Rejection(Reason.INVALID_PRICE, f"a {otype} order takes no stop_price")
         # quantity
-        quote_qty = c.quote_qty
         if quote_qty:
             if otype is not _MARKET or not is_buy or qty:
                 raise Rejection(
@@ -417,7 +429,7 @@ class Engine:
                 )
         if price:
             self._check_price(m, price, qty)
-            if c.post_only and otype is _LIMIT:
+            if post_only and otype is _LIMIT:
                 opp = book.asks.best if is_buy else book.bids.best
                 if opp and (price >= opp if is_buy else price <= opp):
                     raise Rejection(
@@ -435,7 +447,7 @@ class Engine:
                 if quote_qty:
                     return limit, quote_qty, m.quote
             elif otype is _STOP:
-                limit = band_up(c.stop_price, mb)
+                limit = band_up(stop_price, mb)
             else:
                 limit = price
             return limit, buy_reserve(limit, qty, m.quote_per_tick_lot, taker_ppm), m.quote
@@ -445,7 +457,7 @@ class Engine:
                 raise Rejection(Reason.NO_LIQUIDITY, "no bids to sell to")
             limit = band_down(bid, mb)
         elif otype is _STOP:
-            limit = band_down(c.stop_price, mb)
+            limit = band_down(stop_price, mb)
         else:
             limit = price
         return limit, qty * m.base_per_lot, m.base
@@ -508,9 +520,7 @@ class Engine:
 
     def _release(self, o: Order, m: Market, acct: Account) -> None:
         bal = acct.balances[m.quote if o.is_buy else m.base]
-        touched = self._touched
-        if bal not in touched:
-            touched[bal] = (bal.available, bal.reserved)
+        self._touch(bal)
         bal.reserved -= o.reserved
         bal.available += o.reserved
         o.reserved = 0
@@ -523,16 +533,14 @@ class Engine:
             surplus = o.reserved - need
             if surplus:
                 bal = acct.balances[m.quote]
-                touched = self._touched
-                if bal not in touched:
-                    touched[bal] = (bal.available, bal.reserved)
+                self._touch(bal)
                 bal.reserved -= surplus
                 bal.available += surplus
                 o.reserved = need
             level = book.bids.add(o)
         else:
             level = book.asks.add(o)
-        self._levels[level] = m.symbol
+        self._mark_level(level)
         self.orders[o.order_id] = o
         acct.open_orders[o.order_id] = o
 
@@ -579,18 +587,14 @@ class Engine:
         qu = m.quote_per_tick_lot
         bpl = m.base_per_lot
         symbol = m.symbol
-        touched = self._touched
         ev = self._events.append
         by_user = self.accounts.by_user
         fee_bal = self.accounts.get(FEE_ACCOUNT).balance(m.quote)
-        if fee_bal not in touched:
-            touched[fee_bal] = (fee_bal.available, fee_bal.reserved)
+        self._touch(fee_bal)
         t_quote = acct.balance(m.quote)
         t_base = acct.balance(m.base)
-        if t_quote not in touched:
-            touched[t_quote] = (t_quote.available, t_quote.reserved)
-        if t_base not in touched:
-            touched[t_base] = (t_base.available, t_base.reserved)
+        self._touch(t_quote)
+        self._touch(t_base)
         stp = o.stp if not acct.stp_exempt else _STP_NONE
         taker_user = o.user_id
         taker_side = o.side
@@ -603,7 +607,7 @@ class Engine:
             if not best or (best > limit if is_buy else best < limit):
                 break
             level = levels[best]
-            self._levels[level] = symbol
+            self._mark_level(level)
             mk = level.head
             while mk is not None:
                 nxt = mk.next
@@ -646,10 +650,8 @@ class Engine:
                 m_base = m_acct.balances.get(m.base)
                 if m_base is None:
                     m_base = m_acct.balance(m.base)
-                if m_quote not in touched:
-                    touched[m_quote] = (m_quote.available, m_quote.reserved)
-                if m_base not in touched:
-                    touched[m_base] = (m_base.available, m_base.reserved)
+                self._touch(m_quote)
+                self._touch(m_base)
                 mk.remaining -= q
                 mk.filled += q
                 mk.filled_notional += notional
@@ -756,7 +758,7 @@ class Engine:
         if level is not None:
             level.qty -= o.remaining
             level.unlink(o)
-            self._levels[level] = m.symbol
+            self._mark_level(level)
             if not level.count:
                 (book.bids if o.is_buy else book.asks).remove_level(level)
         elif o.status is _PENDING:
@@ -764,9 +766,7 @@ class Engine:
         acct = self.accounts.by_user[o.user_id]
         if o.reserved:
             bal = acct.balances[m.quote if o.is_buy else m.base]
-            touched = self._touched
-            if bal not in touched:
-                touched[bal] = (bal.available, bal.reserved)
+            self._touch(bal)
             bal.reserved -= o.reserved
             bal.available += o.reserved
             o.reserved = 0
@@ -808,7 +808,7 @@ class Engine:
             o = self.coids.get((user_id, coid))
         else:
             raise Rejection(Reason.INVALID_COMMAND, "give order_id or client_order_id")
-        if o is None or o.symbol != symbol or o.status not in OPEN_STATUSES:
+        if o is None or o.symbol != symbol or not _is_open(o.status):
             raise Rejection(Reason.UNKNOWN_ORDER, "no such open order")
         if o.user_id != user_id:
             raise Rejection(Reason.NOT_OWNER, "the order belongs to another user")
@@ -876,15 +876,13 @@ class Engine:
                     Reason.POST_ONLY_WOULD_TAKE, f"post-only order would trade at {opp}"
                 )
         # ---- validated ----
-        touched = self._touched
-        if bal not in touched:
-            touched[bal] = (bal.available, bal.reserved)
+        self._touch(bal)
         delta = need - o.reserved
         bal.available -= delta
         bal.reserved += delta
         o.reserved = need
         level = o.level
-        self._levels[level] = m.symbol
+        self._mark_level(level)
         if keep:
             level.qty -= o.remaining - remaining
             o.qty = qty
@@ -1023,8 +1021,20 @@ class Engine:
         )
 
     def _touch(self, bal: Balance) -> None:
-        if bal not in self._touched:
-            self._touched[bal] = (bal.available, bal.reserved)
+        """Note a balance's values before this command first changes it (for BalanceChanged)."""
+        stamp = self._stamp
+        if bal.mark != stamp:
+            bal.mark = stamp
+            bal.a0 = bal.available
+            bal.r0 = bal.reserved
+            self._touched.append(bal)
+
+    def _mark_level(self, level: Level) -> None:
+        """Note a price level this command changed (for BookLevelChanged)."""
+        stamp = self._stamp
+        if level.mark != stamp:
+            level.mark = stamp
+            self._levels.append(level)
 
     # ------------------------------------------------------------------ admin
 
@@ -1146,7 +1156,11 @@ class Engine:
 
 
 _NO_ACCOUNT = Account(-1)
-_STP_MODES = frozenset(StpMode)
+
+
+def _is_open(st: OrderStatus) -> bool:
+    """``st in OPEN_STATUSES`` without hashing an Enum member (a Python-level __hash__)."""
+    return st is _NEW or st is _PARTIAL or st is _PENDING
 
 
 def _order_id(o: Order) -> int:

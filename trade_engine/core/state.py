@@ -93,7 +93,7 @@ def _orders_from_rows(rows: list[list[Any]]) -> dict[int, Order]:
             reserved,
             status,
         ) = r[1:]
-        o = Order(oid, cmd, seq, ts, maker, taker)
+        o = Order.from_cmd(oid, cmd, seq, ts, maker, taker)
         o.price = price
         o.limit = limit
         o.qty = qty

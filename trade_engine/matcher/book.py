@@ -14,11 +14,13 @@ from trade_engine.matcher.order import Order
 class Level:
     """All resting orders at one price on one side, in time priority (head = oldest)."""
 
-    __slots__ = ("count", "head", "price", "qty", "side", "tail")
+    __slots__ = ("count", "head", "mark", "price", "qty", "side", "symbol", "tail")
 
-    def __init__(self, side: Side, price: int) -> None:
+    def __init__(self, symbol: str, side: Side, price: int) -> None:
+        self.symbol = symbol
         self.side = side
         self.price = price
+        self.mark = 0  # engine scratch: stamp of the last command that reported this level
         self.qty = 0  # total remaining lots
         self.count = 0
         self.head: Order | None = None
@@ -66,9 +68,10 @@ class BookSide:
     and a C memmove beats a tree at that size.
     """
 
-    __slots__ = ("best", "is_bid", "levels", "prices", "side")
+    __slots__ = ("best", "is_bid", "levels", "prices", "side", "symbol")
 
-    def __init__(self, side: Side) -> None:
+    def __init__(self, symbol: str, side: Side) -> None:
+        self.symbol = symbol
         self.side = side
         self.is_bid = side is Side.BUY
         self.levels: dict[int, Level] = {}
@@ -79,7 +82,7 @@ class BookSide:
         price = o.price
         level = self.levels.get(price)
         if level is None:
-            level = self.levels[price] = Level(self.side, price)
+            level = self.levels[price] = Level(self.symbol, self.side, price)
             insort(self.prices, price)
             best = self.best
             if best == 0 or (price > best if self.is_bid else price < best):
@@ -163,8 +166,8 @@ class OrderBook:
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        self.bids = BookSide(Side.BUY)
-        self.asks = BookSide(Side.SELL)
+        self.bids = BookSide(symbol, Side.BUY)
+        self.asks = BookSide(symbol, Side.SELL)
         self.stops = StopBook()
 
     def crossed(self) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from msgspec.structs import astuple
+
 from trade_engine.core.commands import PlaceOrder
 from trade_engine.core.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
 
@@ -58,29 +60,43 @@ class Order:
         ts: int,
         maker_ppm: int,
         taker_ppm: int,
+        fields: PlaceFields,
     ) -> None:
+        # the engine has unpacked the command once already (``place_fields``); reading a
+        # msgspec field from compiled code is a generic attribute lookup, a tuple item is not
+        (
+            user_id,
+            symbol,
+            client_order_id,
+            side,
+            order_type,
+            qty,
+            price,
+            stop_price,
+            tif,
+            post_only,
+            stp,
+            quote_qty,
+        ) = fields
         self.order_id = order_id
         self.cmd = cmd  # the original request: idempotency compares a retry against it
-        self.user_id = cmd.user_id
-        self.symbol = cmd.symbol
-        self.client_order_id = cmd.client_order_id
-        side = cmd.side
+        self.user_id = user_id
+        self.symbol = symbol
+        self.client_order_id = client_order_id
         self.side: Side = side
         self.is_buy = side is _BUY
-        self.order_type: OrderType = cmd.order_type
-        self.tif: TimeInForce = cmd.tif
-        price = cmd.price
+        self.order_type: OrderType = order_type
+        self.tif: TimeInForce = tif
         self.price = price
         self.limit = price  # worst price it may trade at (protection price for MARKET)
-        self.stop_price = cmd.stop_price
-        qty = cmd.qty
+        self.stop_price = stop_price
         self.qty = qty
         self.remaining = qty
         self.filled = 0
         self.filled_notional = 0
-        self.quote_budget = cmd.quote_qty
-        self.post_only = cmd.post_only
-        self.stp: StpMode = cmd.stp
+        self.quote_budget = quote_qty
+        self.post_only = post_only
+        self.stp: StpMode = stp
         self.maker_ppm = maker_ppm  # rates are locked at acceptance
         self.taker_ppm = taker_ppm
         self.seq = seq  # time priority key in the trigger book and the state export
@@ -91,6 +107,12 @@ class Order:
         self.prev: Order | None = None
         self.next: Order | None = None
 
+    @staticmethod
+    def from_cmd(
+        order_id: int, cmd: PlaceOrder, seq: int, ts: int, maker_ppm: int, taker_ppm: int
+    ) -> Order:
+        return Order(order_id, cmd, seq, ts, maker_ppm, taker_ppm, place_fields(cmd))
+
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
@@ -100,6 +122,31 @@ class Order:
             f"Order({self.order_id} u{self.user_id} {self.symbol} {self.side} {self.order_type}"
             f" px={self.price} rem={self.remaining}/{self.qty} {self.status})"
         )
+
+
+# PlaceOrder's fields in declaration order (what ``astuple`` returns); checked at import
+PlaceFields = tuple[int, str, str, Side, OrderType, int, int, int, TimeInForce, bool, StpMode, int]
+_PLACE_FIELD_NAMES: Final = (
+    "user_id",
+    "symbol",
+    "client_order_id",
+    "side",
+    "order_type",
+    "qty",
+    "price",
+    "stop_price",
+    "tif",
+    "post_only",
+    "stp",
+    "quote_qty",
+)
+if PlaceOrder.__struct_fields__ != _PLACE_FIELD_NAMES:  # pragma: no cover - a schema edit
+    raise ImportError("PlaceOrder's fields changed: update PlaceFields and place_fields")
+
+
+def place_fields(c: PlaceOrder) -> PlaceFields:
+    """All of a PlaceOrder's fields in one C call (see PlaceFields)."""
+    return astuple(c)
 
 
 _BUY: Final = Side.BUY
