@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import msgspec
 
@@ -121,7 +121,6 @@ class Engine:
         self.markets: dict[str, Market] = {}
         self.books: dict[str, OrderBook] = {}
         self.accounts = Accounts()
-        self.orders: dict[int, Order] = {}  # open orders (resting or pending trigger)
         # (user_id, client_order_id) -> order; with the expiry queue in insertion order
         self.coids: dict[tuple[int, str], Order] = {}
         self.coid_queue: deque[tuple[int, tuple[int, str]]] = deque()
@@ -150,6 +149,20 @@ class Engine:
             SuspendUser: self._suspend_user,
             ResumeUser: self._resume_user,
         }
+
+    @property
+    def orders(self) -> dict[int, Order]:
+        """Every open order (resting or waiting for its trigger) by id, in id order.
+
+        Built on demand from the accounts: the hot path keeps open orders per account only,
+        because one more engine-wide dict costs an insert and a delete in a dict of every
+        open order (a cache miss each) for every order that rests.
+        """
+        out: dict[int, Order] = {}
+        for acct in self.accounts.by_user.values():
+            for oid, o in acct.open_orders.items():
+                out[oid] = cast(Order, o)
+        return dict(sorted(out.items()))
 
     # ------------------------------------------------------------------ entry point
 
@@ -334,7 +347,6 @@ class Engine:
             )
         )
         if is_stop:
-            self.orders[oid] = o
             acct.open_orders[oid] = o
             book.stops.add(o)
             return
@@ -345,14 +357,12 @@ class Engine:
                 best = book.asks.best
                 if not best or price < best:
                     self._mark_level(book.bids.add(o))
-                    self.orders[oid] = o
                     acct.open_orders[oid] = o
                     return
             else:
                 best = book.bids.best
                 if not best or price > best:
                     self._mark_level(book.asks.add(o))
-                    self.orders[oid] = o
                     acct.open_orders[oid] = o
                     return
         self._traded = False
@@ -541,7 +551,6 @@ class Engine:
         else:
             level = book.asks.add(o)
         self._mark_level(level)
-        self.orders[o.order_id] = o
         acct.open_orders[o.order_id] = o
 
     def _fok_fillable(self, o: Order, opp: BookSide, acct: Account) -> bool:
@@ -707,7 +716,6 @@ class Engine:
                 else:
                     mk.status = _FILLED
                     level.unlink(mk)
-                    del self.orders[mk.order_id]
                     del m_acct.open_orders[mk.order_id]
                 if not o.remaining:
                     break
@@ -772,9 +780,7 @@ class Engine:
             o.reserved = 0
         o.status = status
         oid = o.order_id
-        if oid in self.orders:
-            del self.orders[oid]
-            del acct.open_orders[oid]
+        acct.open_orders.pop(oid, None)  # absent for a taker that never rested
         cls = OrderCancelled if status is _CANCELLED else OrderExpired
         self._events.append(cls(oid, o.user_id, o.symbol, o.client_order_id, reason, o.remaining))
 
@@ -790,7 +796,6 @@ class Engine:
             o.status = _NEW
             self._events.append(StopTriggered(o.order_id, o.user_id, o.symbol, o.stop_price, last))
             acct = self.accounts.by_user[o.user_id]
-            del self.orders[o.order_id]
             del acct.open_orders[o.order_id]
             if o.order_type is _STOP_LIMIT and o.post_only:
                 opp = book.asks.best if o.is_buy else book.bids.best
@@ -803,7 +808,7 @@ class Engine:
 
     def _find_order(self, user_id: int, symbol: str, order_id: int, coid: str) -> Order:
         if order_id:
-            o = self.orders.get(order_id)
+            o = self.by_id.get(order_id)  # open orders are always remembered
         elif coid:
             o = self.coids.get((user_id, coid))
         else:
@@ -898,7 +903,6 @@ class Engine:
         level.unlink(o)
         if not level.count:
             (book.bids if o.is_buy else book.asks).remove_level(level)
-        del self.orders[o.order_id]
         del acct.open_orders[o.order_id]
         o.price = o.limit = price
         o.qty = qty
@@ -931,7 +935,7 @@ class Engine:
             acct = self.accounts.by_user.get(c.user_id)
             pool = list(acct.open_orders.values()) if acct else []
         elif c.operator:
-            pool = list(self.orders.values())
+            pool = list(self.orders.values())  # (sorted by id again below)
         else:
             raise Rejection(
                 Reason.INVALID_COMMAND, "a mass cancel over all users needs an operator"

@@ -194,7 +194,6 @@ def restore_state(data: dict[str, Any]) -> Engine:
     accounts = e.accounts.by_user
     for oid, o in by_id.items():  # rows come in order id order
         if o.status in OPEN_STATUSES:
-            e.orders[oid] = o
             accounts[o.user_id].open_orders[oid] = o
     coids, known, queue = e.coids, e.by_id, e.coid_queue
     for ts, uid, coid, oid in data["coids"]:
