@@ -32,6 +32,7 @@ class Balance:
 class Account:
     __slots__ = (
         "balances",
+        "coids",
         "maker_ppm",
         "market_maker",
         "open_orders",
@@ -48,6 +49,8 @@ class Account:
         # open orders by id; values are matcher Orders (typed loosely to keep this package
         # free of matcher imports)
         self.open_orders: dict[int, object] = {}
+        # client order id -> order, open or finished within the engine's 24 h memory
+        self.coids: dict[str, object] = {}
         self.market_maker = False
         self.stp_exempt = False
         self.suspended = False

@@ -121,9 +121,9 @@ class Engine:
         self.markets: dict[str, Market] = {}
         self.books: dict[str, OrderBook] = {}
         self.accounts = Accounts()
-        # (user_id, client_order_id) -> order; with the expiry queue in insertion order
-        self.coids: dict[tuple[int, str], Order] = {}
-        self.coid_queue: deque[tuple[int, tuple[int, str]]] = deque()
+        # the client-id memory lives in each account (Account.coids: client id -> order, no
+        # tuple keys to build and hash); this queue holds (acceptance ts, order) for its expiry
+        self.coid_queue: deque[tuple[int, Order]] = deque()
         # every order the engine still remembers (open, or finished within the 24 h memory),
         # by id: queries by order id must not scan
         self.by_id: dict[int, Order] = {}
@@ -163,6 +163,19 @@ class Engine:
             for oid, o in acct.open_orders.items():
                 out[oid] = cast(Order, o)
         return dict(sorted(out.items()))
+
+    @property
+    def coids(self) -> dict[tuple[int, str], Order]:
+        """The client-id memory as one map (user_id, client_order_id) -> order, oldest first.
+
+        Built on demand (tests, tools); the engine itself looks in ``Account.coids``.
+        """
+        return {(o.user_id, o.client_order_id): o for _, o in self.coid_queue}
+
+    def find_by_client_id(self, user_id: int, client_order_id: str) -> Order | None:
+        """An order by its user's client id while the engine remembers it (open or 24 h)."""
+        acct = self.accounts.by_user.get(user_id)
+        return None if acct is None else cast(Order | None, acct.coids.get(client_order_id))
 
     # ------------------------------------------------------------------ entry point
 
@@ -246,14 +259,13 @@ class Engine:
     def _expire_coids(self) -> None:
         cutoff = self.ts - DAY_NS
         q = self.coid_queue
-        coids = self.coids
+        by_user = self.accounts.by_user
         while q and q[0][0] <= cutoff:
-            _, key = q.popleft()
-            o = coids[key]
+            o = q.popleft()[1]
             if _is_open(o.status):
-                q.append((self.ts, key))  # still live: keep it findable by client id
+                q.append((self.ts, o))  # still live: keep it findable by client id
             else:
-                del coids[key]
+                del by_user[o.user_id].coids[o.client_order_id]
                 del self.by_id[o.order_id]
 
     # ------------------------------------------------------------------ place
@@ -284,8 +296,7 @@ class Engine:
             acct = _NO_ACCOUNT  # no funds at all; validation still reports the first problem
         if not coid or type(coid) is not str or len(coid) > 64:
             raise Rejection(Reason.INVALID_COMMAND, "client_order_id must be 1..64 characters")
-        key = (user_id, coid)
-        prior = self.coids.get(key)
+        prior = cast(Order | None, acct.coids.get(coid))
         if prior is not None:
             if prior.cmd == c:
                 self._events.append(_status_report(prior, True))
@@ -323,9 +334,9 @@ class Engine:
         self._touch(bal)
         bal.available -= amount
         bal.reserved += amount
-        self.coids[key] = o
+        acct.coids[coid] = o
         self.by_id[oid] = o
-        self.coid_queue.append((ts, key))
+        self.coid_queue.append((ts, o))
         is_stop = otype is _STOP or otype is _STOP_LIMIT
         if is_stop:
             o.status = _PENDING
@@ -810,7 +821,8 @@ class Engine:
         if order_id:
             o = self.by_id.get(order_id)  # open orders are always remembered
         elif coid:
-            o = self.coids.get((user_id, coid))
+            acct = self.accounts.by_user.get(user_id)
+            o = None if acct is None else cast(Order | None, acct.coids.get(coid))
         else:
             raise Rejection(Reason.INVALID_COMMAND, "give order_id or client_order_id")
         if o is None or o.symbol != symbol or not _is_open(o.status):

@@ -14,14 +14,15 @@ from typing import Any
 import msgspec
 
 from trade_engine.accounts.ledger import Balance
-from trade_engine.core.commands import PlaceOrder
 from trade_engine.core.engine import Engine
 from trade_engine.core.enums import OrderStatus, SymbolStatus
+from trade_engine.core.state_record import OrderRow, StateRecord
 from trade_engine.core.symbols import Asset, Market, spec_from_dict, spec_to_dict
 from trade_engine.matcher.book import OrderBook
-from trade_engine.matcher.order import OPEN_STATUSES, Order
+from trade_engine.matcher.order import Order
 
 STATE_VERSION = 1
+_PENDING = OrderStatus.PENDING_TRIGGER
 
 # order fields that change after acceptance (the rest come from the original command)
 _ORDER_FIELDS = (
@@ -71,13 +72,12 @@ def _order_rows(orders: list[Order]) -> list[list[Any]]:
     ]
 
 
-def _orders_from_rows(rows: list[list[Any]]) -> dict[int, Order]:
-    """Rebuild orders in bulk: the commands in one C-speed conversion, then the records."""
-    cmds = msgspec.convert([r[0] for r in rows], list[PlaceOrder])
-    status_of = {s.value: s for s in OrderStatus}
+def _orders_from_rows(rows: list[OrderRow]) -> dict[int, Order]:
+    """Rebuild the order records (rows come in order id order)."""
     out: dict[int, Order] = {}
-    for cmd, r in zip(cmds, rows, strict=True):
+    for row in rows:
         (
+            cmd,
             oid,
             price,
             limit,
@@ -92,7 +92,7 @@ def _orders_from_rows(rows: list[list[Any]]) -> dict[int, Order]:
             ts,
             reserved,
             status,
-        ) = r[1:]
+        ) = row
         o = Order.from_cmd(oid, cmd, seq, ts, maker, taker)
         o.price = price
         o.limit = limit
@@ -102,7 +102,7 @@ def _orders_from_rows(rows: list[list[Any]]) -> dict[int, Order]:
         o.filled_notional = notional
         o.quote_budget = budget
         o.reserved = reserved
-        o.status = status_of[status]
+        o.status = status
         out[oid] = o
     return out
 
@@ -110,7 +110,7 @@ def _orders_from_rows(rows: list[list[Any]]) -> dict[int, Order]:
 def export_state(e: Engine) -> dict[str, Any]:
     """The full core state as canonical plain data."""
     orders: dict[int, Order] = dict(e.orders)
-    for o in e.coids.values():
+    for o in e.by_id.values():  # open, or finished within the client-id memory
         orders.setdefault(o.order_id, o)
     books = {}
     for symbol in sorted(e.books):
@@ -153,37 +153,41 @@ def export_state(e: Engine) -> dict[str, Any]:
         "accounts": accounts,
         "orders": _order_rows([orders[oid] for oid in sorted(orders)]),
         "books": books,
-        "coids": [[ts, key[0], key[1], e.coids[key].order_id] for ts, key in e.coid_queue],
+        "coids": [[ts, o.user_id, o.client_order_id, o.order_id] for ts, o in e.coid_queue],
         "transfers": [[tid, *t] for tid, t in e.accounts.transfers.items()],
     }
 
 
-def restore_state(data: dict[str, Any]) -> Engine:
-    """Build an engine from ``export_state`` output."""
-    if data.get("version") != STATE_VERSION:
-        raise ValueError(f"unsupported state version {data.get('version')!r}")
+def restore_state(data: dict[str, Any] | StateRecord) -> Engine:
+    """Build an engine from ``export_state`` output (plain, or decoded as a StateRecord)."""
+    if isinstance(data, dict):
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported state version {data.get('version')!r}")
+        data = msgspec.convert(data, StateRecord)
+    elif data.version != STATE_VERSION:
+        raise ValueError(f"unsupported state version {data.version!r}")
     e = Engine()
-    e.seq = data["seq"]
-    e.ts = data["ts"]
-    e.next_order_id = data["next_order_id"]
-    e.next_trade_id = data["next_trade_id"]
-    for code, decimals in data["assets"]:
+    e.seq = data.seq
+    e.ts = data.ts
+    e.next_order_id = data.next_order_id
+    e.next_trade_id = data.next_trade_id
+    for code, decimals in data.assets:
         e.assets[code] = Asset(code, decimals)
-    for md in data["markets"]:
+    for md in data.markets:
         spec = spec_from_dict(md["spec"])
         m = Market(spec, e.assets[spec.base], e.assets[spec.quote])
         m.status = SymbolStatus(md["status"])
         m.last_price = md["last_price"]
         e.markets[spec.symbol] = m
         e.books[spec.symbol] = OrderBook(spec.symbol)
-    for uid, mm, exempt, suspended, tier, maker, taker, bals in data["accounts"]:
+    for uid, mm, exempt, suspended, tier, maker, taker, bals in data.accounts:
         a = e.accounts.get(uid)
         a.market_maker, a.stp_exempt, a.suspended = mm, exempt, suspended
         a.tier, a.maker_ppm, a.taker_ppm = tier, maker, taker
         for asset, avail, res in bals:
             a.balances[asset] = Balance(uid, asset, avail, res)
-    by_id = _orders_from_rows(data["orders"])
-    for symbol, bd in data["books"].items():
+    by_id = _orders_from_rows(data.orders)
+    for symbol, bd in data.books.items():
         book = e.books[symbol]
         for side_key, side in (("bids", book.bids), ("asks", book.asks)):
             for _price, ids in reversed(bd[side_key]) if side.is_bid else bd[side_key]:
@@ -192,17 +196,18 @@ def restore_state(data: dict[str, Any]) -> Engine:
         for oid in bd["stops"]:
             book.stops.add(by_id[oid])
     accounts = e.accounts.by_user
-    for oid, o in by_id.items():  # rows come in order id order
-        if o.status in OPEN_STATUSES:
+    new, partial, pending = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, _PENDING
+    for oid, o in by_id.items():  # in order id order
+        st = o.status
+        if st is new or st is partial or st is pending:  # (no Enum hashing: see engine)
             accounts[o.user_id].open_orders[oid] = o
-    coids, known, queue = e.coids, e.by_id, e.coid_queue
-    for ts, uid, coid, oid in data["coids"]:
-        key = (uid, coid)
+    known, queue = e.by_id, e.coid_queue
+    for ts, uid, coid, oid in data.coids:
         o = by_id[oid]
-        coids[key] = o
+        accounts[uid].coids[coid] = o
         known[oid] = o
-        queue.append((ts, key))
-    for tid, kind, uid, asset, amount in data["transfers"]:
+        queue.append((ts, o))
+    for tid, kind, uid, asset, amount in data.transfers:
         e.accounts.transfers[tid] = (kind, uid, asset, amount)
     return e
 

@@ -63,6 +63,10 @@ def recover(
     try:
         return _recover(journal_dir, snapshot_dir, to_seq, progress, t0)
     finally:
+        # what recovery built is the engine's long-lived state: move it to the permanent
+        # generation, or the first collections after this walk millions of objects (the
+        # engine process keeps freezing survivors the same way, see process.tune_gc)
+        gc.freeze()
         if gc_was_enabled:
             gc.enable()
 

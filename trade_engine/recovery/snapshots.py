@@ -1,6 +1,6 @@
 """Snapshot files: the exported core state at one seq, written atomically with a checksum.
 
-File ``snapshot-<seq:020d>.snap`` = 64-byte header + msgpack body.
+File ``snapshot-<seq:020d>.snap`` = 72-byte header + msgpack body.
 Header: magic ``TESNAP01`` (8) | format version u32 | reserved u32 | seq u64 | ts i64 |
 body length u64 | SHA-256 of the body (32 bytes)   (little-endian).
 The body is ``export_state`` encoded with ``msgpack_codec`` (ints of any size). Written to a
@@ -14,12 +14,16 @@ import hashlib
 import logging
 import os
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
+
 from trade_engine.core.engine import Engine
-from trade_engine.core.state import export_state, restore_state
+from trade_engine.core.state import STATE_VERSION, export_state, restore_state
+from trade_engine.core.state_record import StateRecord
 from trade_engine.wire import msgpack_codec
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 MAGIC: Final = b"TESNAP01"
 FORMAT_VERSION: Final = 1
 _HEADER = struct.Struct("<8sIIQqQ32s")
+_record_decoder = msgspec.msgpack.Decoder(StateRecord)
 PREFIX: Final = "snapshot-"
 SUFFIX: Final = ".snap"
 
@@ -88,8 +93,8 @@ def write_snapshot(directory: Path, engine: Engine) -> Path:
     return write_snapshot_bytes(directory, engine.seq, encode_snapshot(export_state(engine)))
 
 
-def read_snapshot(path: Path) -> tuple[SnapshotInfo, dict[str, Any]]:
-    """Read and check one snapshot; raises SnapshotError naming what is wrong."""
+def _read(path: Path) -> tuple[SnapshotInfo, memoryview, bytes]:
+    """The header's facts, the body and its expected SHA-256, after the header checks."""
     data = path.read_bytes()
     if len(data) < _HEADER.size:
         raise SnapshotError(f"{path}: shorter than its header")
@@ -101,12 +106,52 @@ def read_snapshot(path: Path) -> tuple[SnapshotInfo, dict[str, Any]]:
     body = memoryview(data)[_HEADER.size :]
     if len(body) != length:
         raise SnapshotError(f"{path}: body is {len(body)} bytes, header says {length}")
+    return SnapshotInfo(path, seq, ts, len(data)), body, digest
+
+
+def read_snapshot(path: Path) -> tuple[SnapshotInfo, dict[str, Any]]:
+    """Read and check one snapshot as plain data; raises SnapshotError naming what is wrong."""
+    info, body, digest = _read(path)
     if hashlib.sha256(body).digest() != digest:
         raise SnapshotError(f"{path}: checksum mismatch")
     state = msgpack_codec.decode(body)
-    if not isinstance(state, dict) or state.get("seq") != seq:
+    if not isinstance(state, dict) or state.get("seq") != info.seq:
         raise SnapshotError(f"{path}: body does not match its header")
-    return SnapshotInfo(path, seq, ts, len(data)), state
+    return info, state
+
+
+def read_snapshot_record(path: Path) -> tuple[SnapshotInfo, StateRecord]:
+    """Read and check one snapshot decoded with types (the fast path recovery takes).
+
+    The checksum is computed on another thread while this one decodes (hashlib releases the
+    GIL): nothing decoded is used before the checksum has matched.
+    """
+    info, body, digest = _read(path)
+    actual: list[bytes] = []
+    hasher = threading.Thread(
+        target=lambda: actual.append(hashlib.sha256(body).digest()), name="snapshot-sha256"
+    )
+    hasher.start()
+    rec: StateRecord | None = None
+    try:
+        rec = _record_decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass  # a damaged body (the checksum says so below) or the plain path's case
+    finally:
+        hasher.join()
+    if actual != [digest]:
+        raise SnapshotError(f"{path}: checksum mismatch")
+    if rec is None:
+        # integers beyond 64 bits travel as msgpack ext, or an older layout: the plain path
+        state = msgpack_codec.decode(body)
+        if not isinstance(state, dict):
+            raise SnapshotError(f"{path}: body does not match its header")
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported state version {state.get('version')!r}")
+        rec = msgspec.convert(state, StateRecord)
+    if rec.seq != info.seq:
+        raise SnapshotError(f"{path}: body does not match its header")
+    return info, rec
 
 
 def seq_of(path: Path) -> int:
@@ -132,8 +177,8 @@ def load_newest(directory: Path, max_seq: int | None = None) -> tuple[SnapshotIn
     """
     for path in list_snapshots(directory):
         try:
-            info, state = read_snapshot(path)
-        except (SnapshotError, ValueError, OSError) as exc:
+            info, state = read_snapshot_record(path)
+        except (SnapshotError, ValueError, OSError, msgspec.DecodeError) as exc:
             log.error("skipping unusable snapshot: %s", exc)
             continue
         if max_seq is not None and info.seq > max_seq:

@@ -96,7 +96,7 @@ def _order(engine: Engine, cred: CredentialLike, args: Mapping[str, Any]) -> Any
         return order_data(o)
     uid = _user(cred, args)
     coid = _arg(args, "client_order_id", str)
-    o = engine.coids.get((uid, coid))  # type: ignore[arg-type]
+    o = engine.find_by_client_id(uid, coid)  # type: ignore[arg-type]
     return None if o is None else order_data(o)
 
 
