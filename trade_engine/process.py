@@ -32,6 +32,7 @@ def sequencer_config(cfg: EngineConfig) -> SequencerConfig:
         prune_journal=s.prune_journal,
         subscriber_queue=s.subscriber_queue,
         overlap_fsync=s.overlap_fsync,
+        full_scan_on_open=s.full_scan_on_open,
     )
 
 

@@ -175,6 +175,42 @@ def test_a_flipped_byte_inside_the_journal_stops_the_start(tmp_path: Path, where
     assert seg.stat().st_size == sum(s for _, _, s in records) + 64  # nothing was cut
 
 
+def test_damage_behind_the_newest_snapshot_stops_the_start_only_with_a_full_scan(
+    tmp_path: Path,
+) -> None:
+    """By default the start checks sealed segments through their links and reads only what
+    recovery needs (docs/adr/0007): a flipped byte inside a sealed segment that lies wholly
+    before the snapshot surfaces when that segment is read (verify, a subscription from
+    there), not at start. ``full_scan_on_open`` walks everything and refuses to start."""
+    cmds = commands(800)
+
+    async def first_run() -> str:
+        async with running(tmp_path, segment_size=60_000) as seqr:
+            await submit_all(seqr, cmds)
+            seqr.snapshot_now(fork=False)
+            return state_hash(seqr.engine)
+
+    before = run(first_run())
+    segs = segments(tmp_path)
+    assert len(segs) >= 3
+    seg = segs[0]
+    records = record_offsets(seg)
+    seq, offset, size = records[len(records) // 2]
+    flip_byte(seg, offset + size - 7)  # inside the payload
+
+    async def reopen(**config: bool) -> str:
+        async with running(tmp_path, **config) as seqr:
+            return state_hash(seqr.engine)
+
+    assert run(reopen()) == before
+    with pytest.raises(JournalCorruptError) as err:
+        JournalReader(tmp_path / "journal").verify()
+    assert (err.value.path, err.value.seq) == (seg, seq)
+    with pytest.raises(JournalCorruptError) as err:
+        run(reopen(full_scan_on_open=True))
+    assert (err.value.path, err.value.offset, err.value.seq) == (seg, offset, seq)
+
+
 @pytest.mark.parametrize("damage", ["flipped byte", "truncated", "bad magic"])
 def test_a_damaged_newest_snapshot_is_skipped_for_an_older_one(tmp_path: Path, damage: str) -> None:
     cmds = commands(1200)

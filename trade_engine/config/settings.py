@@ -42,6 +42,7 @@ class SequencerSettings(_Strict):
     prune_journal: bool = False
     subscriber_queue: int = Field(10_000, ge=1)
     overlap_fsync: bool = True
+    full_scan_on_open: bool = False  # walk every journal record on start (docs/adr/0007)
 
 
 class CredentialConfig(_Strict):

@@ -363,13 +363,16 @@ class ScanResult:
         return sum(s.size for s in self.segments)
 
 
-def scan_journal(directory: Path, *, full: bool = True) -> ScanResult:
+def scan_journal(directory: Path, *, full: bool = True, tail_chain: bool = True) -> ScanResult:
     """Check the whole journal; raise JournalCorruptError on anything but a torn tail.
 
     ``full`` walks every record of every segment (CRC and chain). Otherwise sealed segments
     are checked through their headers and the link to their last record (size, CRC, seq,
     hash: catches truncated, extended, missing and swapped segments) and only the last
     segment is walked; damage inside a sealed segment then surfaces when it is read.
+    ``tail_chain=False`` (only without ``full``) walks the last segment by CRC and seq alone
+    and takes the chain hash stored in its last record (the CRC covers it); recomputing the
+    chain is ``verify``'s job. About 3x faster on a large tail.
     """
     segs = list_segments(directory)
     infos: list[SegmentInfo] = []
@@ -388,7 +391,8 @@ def scan_journal(directory: Path, *, full: bool = True) -> ScanResult:
                 _check_continuity(seg, header, expect, prev_hash, prev_last_off)
             st = WalkState(header.first_seq, header.entering_hash)
             if full or is_last:
-                deque(walk_records(f, st, emit=False), maxlen=0)
+                chain = full or tail_chain
+                deque(walk_records(f, st, emit=False, check_chain=chain), maxlen=0)
                 if st.damage is not None:
                     if not is_last:
                         d = st.damage

@@ -90,6 +90,8 @@ class JournalWriter:
     journal is created (afterwards it is read from the first segment's header).
     ``full_scan``: on open, walk every record of every segment (True) or only the last
     segment plus the links between segments (False; see docs/journal-format.md).
+    ``tail_chain``: without ``full_scan``, recompute the chain over the last segment (True)
+    or check it by CRC and seq and take its last record's stored hash (False).
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class JournalWriter:
         sync: bool = True,
         genesis: bytes = GENESIS_HASH,
         full_scan: bool = True,
+        tail_chain: bool = True,
     ) -> None:
         if segment_size < 1:
             raise ValueError("segment_size must be positive")
@@ -122,12 +125,12 @@ class JournalWriter:
             fsync_dir(self._dir.resolve().parent)
         self._lock_fd = _lock_directory(self._dir)
         try:
-            self.recovery = self._recover(full_scan, genesis)
+            self.recovery = self._recover(full_scan, genesis, tail_chain)
         except BaseException:
             self._release()
             raise
 
-    def _recover(self, full_scan: bool, genesis: bytes) -> RecoveryReport:
+    def _recover(self, full_scan: bool, genesis: bytes, tail_chain: bool) -> RecoveryReport:
         started = time.perf_counter()
         # A temp segment never got renamed, so its commit never returned: nobody was told.
         temps = list_temp_files(self._dir)
@@ -137,7 +140,7 @@ class JournalWriter:
         if temps and self._sync:
             fsync_dir(self._dir)
 
-        scan = scan_journal(self._dir, full=full_scan)
+        scan = scan_journal(self._dir, full=full_scan, tail_chain=tail_chain)
         cut = scan.tail_cut
         if cut is not None:
             log.warning("journal %s: cutting %s", self._dir, cut)

@@ -75,6 +75,9 @@ class SequencerConfig:
     prune_journal: bool = False  # drop journal segments older than the oldest kept snapshot
     subscriber_queue: int = 10_000  # live entries buffered per subscriber before it reads disk
     overlap_fsync: bool = True  # apply the next batch while the previous one's fsync runs
+    # on open, walk every record of every segment (CRC + chain) instead of the last segment by
+    # CRC and the links between sealed ones; see docs/adr/0007
+    full_scan_on_open: bool = False
 
 
 _Pending = tuple["asyncio.Future[JournalEntry]", JournalEntry]
@@ -134,9 +137,17 @@ class Sequencer:
         data_dir.mkdir(parents=True, exist_ok=True)
         journal_dir = data_dir / "journal"
         # opening the writer first cuts a torn tail before anything reads the journal
-        journal = JournalWriter(journal_dir, segment_size=cfg.segment_size, sync=cfg.sync)
+        journal = JournalWriter(
+            journal_dir,
+            segment_size=cfg.segment_size,
+            sync=cfg.sync,
+            full_scan=cfg.full_scan_on_open,
+            tail_chain=cfg.full_scan_on_open,
+        )
         try:
-            result = await asyncio.to_thread(recover, journal_dir, data_dir / "snapshots")
+            # on this thread, not a worker: nothing else runs before recovery ends, and
+            # rebuilding millions of objects measured ~30 % slower from a worker thread
+            result = recover(journal_dir, data_dir / "snapshots")
         except BaseException:
             journal.close(commit=False)
             raise
