@@ -19,63 +19,26 @@ import asyncio
 import contextlib
 import gc
 import json
-import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from core_bench import iter_flow, setup_commands
+from engine_proc import connect, free_port, start_engine, stop_engine, write_config
 
 from trade_engine.client import EngineClient
 from trade_engine.client.errors import BusyError
 from trade_engine.core.commands import Command, Deposit
-
-KEY, SECRET = "bench-gateway", "bench-gateway-secret"
-
-CONFIG = """
-data_dir: {data}
-log_level: WARNING
-listen: {{tcp_host: 127.0.0.1, tcp_port: {port}, max_frame_bytes: 4194304}}
-sequencer: {{sync: {sync}, max_queue: 100000, snapshot_every_commands: 0,
-            snapshot_every_seconds: 0, overlap_fsync: {overlap}}}
-credentials:
-  - {{api_key: {key}, secret: {secret}, role: gateway}}
-assets:
-  - {{code: BTC, decimals: 8}}
-  - {{code: USDT, decimals: 8}}
-symbols:
-  - {{symbol: BTC-USDT, base: BTC, quote: USDT, tick: "0.01", lot: "0.0001"}}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(sorted_vals: list[float], p: float) -> float:
     if not sorted_vals:
         return float("nan")
     return sorted_vals[min(len(sorted_vals) - 1, int(len(sorted_vals) * p))]
-
-
-async def connect(port: int, timeout: float = 60.0) -> EngineClient:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return await EngineClient.connect(("127.0.0.1", port), KEY, SECRET)
-        except (OSError, ConnectionError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
 
 
 async def run_rate(
@@ -186,29 +149,18 @@ def main() -> None:
     args.rates = [float(x) for x in args.rates.split(",") if x]
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp:
-        cfg = Path(tmp) / "engine.yaml"
-        cfg.write_text(
-            CONFIG.format(
-                data=Path(tmp) / "data",
-                port=port,
-                sync="false" if args.no_fsync else "true",
-                overlap="false" if args.no_overlap else "true",
-                key=KEY,
-                secret=SECRET,
-            )
+        cfg = write_config(
+            Path(tmp) / "engine.yaml",
+            Path(tmp) / "data",
+            port,
+            sync=not args.no_fsync,
+            overlap=not args.no_overlap,
         )
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "trade_engine.cli", "engine", "--config", str(cfg)],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        engine = start_engine(cfg)
         try:
             results = asyncio.run(bench(args, port))
         finally:
-            engine.terminate()
-            try:
-                engine.wait(30)
-            except subprocess.TimeoutExpired:
-                engine.kill()
+            stop_engine(engine)
     print(
         json.dumps(
             {

@@ -471,8 +471,8 @@ def test_ten_percent_fees_are_the_maximum_and_allowed() -> None:
         (100_001, 100_001),
         (-1, 1000),  # negative
         (-1000, -1),
-        (0.5, 1000),  # not an integer
-        (500, "1000"),
+        pytest.param(0.5, 1000, marks=pytest.mark.wrong_types),  # not an integer
+        pytest.param(500, "1000", marks=pytest.mark.wrong_types),
     ],
 )
 def test_fee_tier_with_invalid_rates_is_refused(maker: object, taker: object) -> None:

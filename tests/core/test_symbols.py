@@ -75,7 +75,12 @@ def test_duplicate_asset_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "cmd",
-    [AddAsset("", 8), AddAsset("ETH", -1), AddAsset("ETH", 31), AddAsset("ETH", 8.0)],  # type: ignore[arg-type]
+    [
+        AddAsset("", 8),
+        AddAsset("ETH", -1),
+        AddAsset("ETH", 31),
+        pytest.param(AddAsset("ETH", 8.0), marks=pytest.mark.wrong_types),  # type: ignore[arg-type]
+    ],
 )
 def test_malformed_asset_is_refused(cmd: AddAsset) -> None:
     h = Harness()

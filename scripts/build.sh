@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Build (or reuse) .venv-run: the engine as it runs in production, a non-editable install with
+# the hot core compiled by mypyc (same source, same results; .ci/run proves it on every run).
+# Rebuilt when a source file changes. Without a C compiler it installs the pure package and
+# says so. Usage: scripts/build.sh [--pure]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=/usr/bin/python3  # the distribution's optimised build (ADR 0005)
+if ! "$py" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    py=python3
+fi
+venv=.venv-run
+stamp="$venv/.built"
+if [ ! -x "$venv/bin/python" ]; then
+    "$py" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+fi
+if [ -f "$stamp" ] && [ -z "$(find trade_engine pyproject.toml setup.py -newer "$stamp" -print -quit)" ] &&
+    [ "${1:-}" != --pure ]; then
+    exit 0
+fi
+# the pure package with its runtime deps first; mypyc then type-checks against those deps
+"$venv/bin/python" -m pip install --quiet .
+"$venv/bin/python" -m pip install --quiet "setuptools>=68" wheel "mypy>=1.10"
+if [ "${1:-}" != --pure ] && command -v gcc >/dev/null 2>&1 &&
+    TRADE_ENGINE_MYPYC=1 "$venv/bin/python" -m pip install --quiet --no-build-isolation \
+        --force-reinstall --no-deps . >"$venv/build.log" 2>&1; then
+    echo "built $venv (compiled core)" >&2
+else
+    echo "warning: the compiled build failed or was not asked for; $venv runs the pure core" \
+        "(see $venv/build.log)" >&2
+fi
+touch "$stamp"
