@@ -130,6 +130,9 @@ class Engine:
         # per-command scratch: the balances and levels this command touched, each once (the
         # objects carry the stamp of the command that last noted them, see _touch)
         self._events: list[Event] = []
+        # False: the hot path builds no events (order accepted, trades, ends, balance and level
+        # changes); the state is the same. Recovery uses it: the journal holds the events.
+        self.emit = True
         self._stamp = 0
         self._touched: list[Balance] = []
         self._levels: list[Level] = []
@@ -215,9 +218,15 @@ class Engine:
                 )
             )
         if self._touched:
-            self._flush_balances()
+            if self.emit:
+                self._flush_balances()
+            else:
+                self._touched.clear()
         if self._levels:
-            self._flush_levels()
+            if self.emit:
+                self._flush_levels()
+            else:
+                self._levels.clear()
         return events
 
     def _flush_balances(self) -> None:
@@ -340,23 +349,24 @@ class Engine:
         is_stop = otype is _STOP or otype is _STOP_LIMIT
         if is_stop:
             o.status = _PENDING
-        self._events.append(
-            OrderAccepted(
-                oid,
-                user_id,
-                symbol,
-                coid,
-                side,
-                otype,
-                tif,
-                price,
-                qty,
-                stop_price,
-                quote_qty,
-                post_only,
-                o.status,
+        if self.emit:
+            self._events.append(
+                OrderAccepted(
+                    oid,
+                    user_id,
+                    symbol,
+                    coid,
+                    side,
+                    otype,
+                    tif,
+                    price,
+                    qty,
+                    stop_price,
+                    quote_qty,
+                    post_only,
+                    o.status,
+                )
             )
-        )
         if is_stop:
             acct.open_orders[oid] = o
             book.stops.add(o)
@@ -608,6 +618,7 @@ class Engine:
         bpl = m.base_per_lot
         symbol = m.symbol
         ev = self._events.append
+        emit = self.emit
         by_user = self.accounts.by_user
         fee_bal = self.accounts.get(FEE_ACCOUNT).balance(m.quote)
         self._touch(fee_bal)
@@ -632,17 +643,18 @@ class Engine:
             while mk is not None:
                 nxt = mk.next
                 if mk.user_id == taker_user and stp is not _STP_NONE:
-                    ev(
-                        SelfTradePrevented(
-                            symbol,
-                            taker_user,
-                            o.order_id,
-                            mk.order_id,
-                            stp,
-                            best,
-                            min(o.remaining, mk.remaining),
+                    if emit:
+                        ev(
+                            SelfTradePrevented(
+                                symbol,
+                                taker_user,
+                                o.order_id,
+                                mk.order_id,
+                                stp,
+                                best,
+                                min(o.remaining, mk.remaining),
+                            )
                         )
-                    )
                     if stp is not _STP_TAKER:  # expire-maker or expire-both
                         self._end(mk, m, book, _EXPIRED, EndReason.SELF_TRADE_PREVENTED)
                     if stp is not _STP_MAKER:  # expire-taker or expire-both
@@ -704,24 +716,25 @@ class Engine:
                 fee_bal.available += mfee + tfee
                 tid = self.next_trade_id
                 self.next_trade_id = tid + 1
-                ev(
-                    Trade(
-                        tid,
-                        symbol,
-                        best,
-                        q,
-                        notional,
-                        taker_side,
-                        mk.order_id,
-                        mk.user_id,
-                        o.order_id,
-                        taker_user,
-                        mfee,
-                        tfee,
-                        mk.remaining,
-                        o.remaining,
+                if emit:
+                    ev(
+                        Trade(
+                            tid,
+                            symbol,
+                            best,
+                            q,
+                            notional,
+                            taker_side,
+                            mk.order_id,
+                            mk.user_id,
+                            o.order_id,
+                            taker_user,
+                            mfee,
+                            tfee,
+                            mk.remaining,
+                            o.remaining,
+                        )
                     )
-                )
                 if mk.remaining:
                     mk.status = _PARTIAL
                 else:
@@ -747,6 +760,8 @@ class Engine:
         return last
 
     def _market_report(self, o: Order, m: Market, arrival: int, worst: int) -> None:
+        if not self.emit:
+            return
         filled = o.filled
         slip = 0
         if filled and arrival:
@@ -792,8 +807,11 @@ class Engine:
         o.status = status
         oid = o.order_id
         acct.open_orders.pop(oid, None)  # absent for a taker that never rested
-        cls = OrderCancelled if status is _CANCELLED else OrderExpired
-        self._events.append(cls(oid, o.user_id, o.symbol, o.client_order_id, reason, o.remaining))
+        if self.emit:
+            cls = OrderCancelled if status is _CANCELLED else OrderExpired
+            self._events.append(
+                cls(oid, o.user_id, o.symbol, o.client_order_id, reason, o.remaining)
+            )
 
     def _run_stops(self, m: Market, book: OrderBook) -> None:
         """Fire every stop the last trade price reaches, one at a time, in trigger order."""
@@ -805,7 +823,10 @@ class Engine:
                 return
             stops.remove(o)
             o.status = _NEW
-            self._events.append(StopTriggered(o.order_id, o.user_id, o.symbol, o.stop_price, last))
+            if self.emit:
+                self._events.append(
+                    StopTriggered(o.order_id, o.user_id, o.symbol, o.stop_price, last)
+                )
             acct = self.accounts.by_user[o.user_id]
             del acct.open_orders[o.order_id]
             if o.order_type is _STOP_LIMIT and o.post_only:

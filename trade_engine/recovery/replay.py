@@ -37,14 +37,19 @@ def replay_into(
     n = 0
     apply = engine.apply
     expected = from_seq
-    for seq, ts, payload in JournalReader(journal_dir).read_from(from_seq, to_seq=to_seq):
-        if seq != expected:
-            raise RuntimeError(f"journal jumps from seq {expected - 1} to {seq}")
-        apply(seq, ts, decode_command(payload))
-        expected = seq + 1
-        n += 1
-        if progress is not None and n % 10_000 == 0:
-            progress(n)
+    emit = engine.emit
+    engine.emit = False  # the records hold the events already: rebuild the state only
+    try:
+        for seq, ts, payload in JournalReader(journal_dir).read_from(from_seq, to_seq=to_seq):
+            if seq != expected:
+                raise RuntimeError(f"journal jumps from seq {expected - 1} to {seq}")
+            apply(seq, ts, decode_command(payload))
+            expected = seq + 1
+            n += 1
+            if progress is not None and n % 10_000 == 0:
+                progress(n)
+    finally:
+        engine.emit = emit
     return n
 
 
