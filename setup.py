@@ -16,6 +16,7 @@ COMPILED = [
     "trade_engine/core/symbols.py",
     "trade_engine/core/engine.py",
     "trade_engine/core/state.py",
+    "trade_engine/journal/segment.py",
     "trade_engine/matcher/book.py",
     "trade_engine/matcher/order.py",
 ]

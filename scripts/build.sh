@@ -19,6 +19,8 @@ if [ -f "$stamp" ] && [ -z "$(find trade_engine pyproject.toml setup.py -newer "
     [ "${1:-}" != --pure ]; then
     exit 0
 fi
+# setuptools reuses build/: a module compiled by an earlier build would ship again
+rm -rf build
 # the pure package with its runtime deps first; mypyc then type-checks against those deps
 "$venv/bin/python" -m pip install --quiet .
 "$venv/bin/python" -m pip install --quiet "setuptools>=68" wheel "mypy>=1.10"
