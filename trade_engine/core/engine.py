@@ -122,8 +122,9 @@ class Engine:
         self.books: dict[str, OrderBook] = {}
         self.accounts = Accounts()
         # the client-id memory lives in each account (Account.coids: client id -> order, no
-        # tuple keys to build and hash); this queue holds (acceptance ts, order) for its expiry
-        self.coid_queue: deque[tuple[int, Order]] = deque()
+        # tuple keys to build and hash); this queue holds the orders in the order they expire,
+        # each with its ``memo_ts`` (acceptance, or the last time it was kept because open)
+        self.coid_queue: deque[Order] = deque()
         # every order the engine still remembers (open, or finished within the 24 h memory),
         # by id: queries by order id must not scan
         self.by_id: dict[int, Order] = {}
@@ -173,7 +174,7 @@ class Engine:
 
         Built on demand (tests, tools); the engine itself looks in ``Account.coids``.
         """
-        return {(o.user_id, o.client_order_id): o for _, o in self.coid_queue}
+        return {(o.user_id, o.client_order_id): o for o in self.coid_queue}
 
     def find_by_client_id(self, user_id: int, client_order_id: str) -> Order | None:
         """An order by its user's client id while the engine remembers it (open or 24 h)."""
@@ -191,7 +192,7 @@ class Engine:
         self._events = events
         self._stamp += 1
         q = self.coid_queue
-        if q and q[0][0] <= self.ts - DAY_NS:
+        if q and q[0].memo_ts <= self.ts - DAY_NS:
             self._expire_coids()
         try:
             # the two hot commands first, without the dict lookup
@@ -248,6 +249,16 @@ class Engine:
         """
         ev = self._events.append
         levels = self._levels
+        if len(levels) == 1:
+            # the common case: a level object holds its current total (a level leaves its
+            # book exactly when its count reaches 0, and a removed one is never reused)
+            lv = levels[0]
+            if lv.count:
+                ev(BookLevelChanged(lv.symbol, lv.side, lv.price, lv.qty, lv.count))
+            else:
+                ev(BookLevelChanged(lv.symbol, lv.side, lv.price, 0, 0))
+            levels.clear()
+            return
         # (a bool for the side: hashing an Enum member runs Python code)
         seen: set[tuple[str, bool, int]] | None = set() if len(levels) > 1 else None
         for lv in levels:
@@ -269,10 +280,11 @@ class Engine:
         cutoff = self.ts - DAY_NS
         q = self.coid_queue
         by_user = self.accounts.by_user
-        while q and q[0][0] <= cutoff:
-            o = q.popleft()[1]
+        while q and q[0].memo_ts <= cutoff:
+            o = q.popleft()
             if _is_open(o.status):
-                q.append((self.ts, o))  # still live: keep it findable by client id
+                o.memo_ts = self.ts  # still live: keep it findable by client id
+                q.append(o)
             else:
                 del by_user[o.user_id].coids[o.client_order_id]
                 del self.by_id[o.order_id]
@@ -345,7 +357,7 @@ class Engine:
         bal.reserved += amount
         acct.coids[coid] = o
         self.by_id[oid] = o
-        self.coid_queue.append((ts, o))
+        self.coid_queue.append(o)  # (Order sets memo_ts = ts)
         is_stop = otype is _STOP or otype is _STOP_LIMIT
         if is_stop:
             o.status = _PENDING

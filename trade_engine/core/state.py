@@ -153,7 +153,7 @@ def export_state(e: Engine) -> dict[str, Any]:
         "accounts": accounts,
         "orders": _order_rows([orders[oid] for oid in sorted(orders)]),
         "books": books,
-        "coids": [[ts, o.user_id, o.client_order_id, o.order_id] for ts, o in e.coid_queue],
+        "coids": [[o.memo_ts, o.user_id, o.client_order_id, o.order_id] for o in e.coid_queue],
         "transfers": [[tid, *t] for tid, t in e.accounts.transfers.items()],
     }
 
@@ -206,7 +206,8 @@ def restore_state(data: dict[str, Any] | StateRecord) -> Engine:
         o = by_id[oid]
         accounts[uid].coids[coid] = o
         known[oid] = o
-        queue.append((ts, o))
+        o.memo_ts = ts
+        queue.append(o)
     for tid, kind, uid, asset, amount in data.transfers:
         e.accounts.transfers[tid] = (kind, uid, asset, amount)
     return e

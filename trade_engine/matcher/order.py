@@ -30,6 +30,7 @@ class Order:
         "level",
         "limit",
         "maker_ppm",
+        "memo_ts",
         "next",
         "order_id",
         "order_type",
@@ -101,6 +102,8 @@ class Order:
         self.taker_ppm = taker_ppm
         self.seq = seq  # time priority key in the trigger book and the state export
         self.ts = ts
+        # when the client-id memory last (re)queued this order; it is forgotten 24 h later
+        self.memo_ts = ts
         self.reserved = 0
         self.status: OrderStatus = _NEW
         self.level: Level | None = None
