@@ -3,10 +3,12 @@
 Seeded flow (issue 2): 1,000 funded users; 25 % cancels, 5 % market orders, the rest limit
 orders within 50 ticks of mid of which about one in ten crosses. Balances and fees are on.
 
-    python bench/core_bench.py [--commands 1000000] [--seed 7]
+    python bench/core_bench.py [--commands 1000000] [--seed 7] [--repeat 3]
 
-Prints commands/s (a pass without per-command timing) and per-command latency percentiles
-(a second pass on a fresh engine, timing each apply), then one JSON line.
+Prints commands/s (passes without per-command timing, each on a fresh engine: the best and the
+median of ``--repeat``; on a shared VM the spread between passes is large, and the best is the
+one least disturbed by neighbours) and per-command latency percentiles (one more pass, timing
+each apply), then one JSON line.
 """
 
 from __future__ import annotations
@@ -96,13 +98,8 @@ def fresh_engine() -> tuple[Engine, int]:
     return e, seq
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--commands", type=int, default=1_000_000)
-    ap.add_argument("--seed", type=int, default=7)
-    args = ap.parse_args()
-    cmds = flow(args.commands, args.seed)
-
+def throughput_pass(cmds: list[Command]) -> tuple[Engine, float, int]:
+    """Apply ``cmds`` to a fresh engine without per-command timing: (engine, seconds, events)."""
     e, seq = fresh_engine()
     apply = e.apply
     gc.collect()
@@ -114,7 +111,25 @@ def main() -> None:
         events += len(apply(seq, seq * 1000, c))
     dt = time.perf_counter() - t0
     gc.enable()
-    rate = len(cmds) / dt
+    return e, dt, events
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--commands", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=3, help="throughput passes")
+    args = ap.parse_args()
+    cmds = flow(args.commands, args.seed)
+
+    rates: list[float] = []
+    for _ in range(max(1, args.repeat)):
+        e, dt, events = throughput_pass(cmds)
+        rates.append(len(cmds) / dt)
+        if len(rates) < args.repeat:
+            del e
+    rate = max(rates)
+    median = sorted(rates)[len(rates) // 2]
 
     e2, seq = fresh_engine()
     apply = e2.apply
@@ -138,8 +153,10 @@ def main() -> None:
     result = {
         "bench": "core",
         "commands": len(cmds),
-        "seconds": round(dt, 3),
+        "seconds": round(len(cmds) / rate, 3),
         "commands_per_s": round(rate),
+        "median_commands_per_s": round(median),
+        "passes_commands_per_s": [round(r) for r in rates],
         "events": events,
         "p50_us": pct(0.50),
         "p99_us": pct(0.99),
@@ -151,8 +168,11 @@ def main() -> None:
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
-    print(f"commands        {len(cmds):,} in {dt:.2f} s")
-    print(f"throughput      {rate:,.0f} commands/s")
+    print(f"commands        {len(cmds):,} per pass")
+    print(
+        f"throughput      {rate:,.0f} commands/s best of {len(rates)}"
+        f" (median {median:,.0f}; passes {', '.join(f'{r:,.0f}' for r in rates)})"
+    )
     print(f"latency (us)    p50 {pct(0.5):.2f}  p99 {pct(0.99):.2f}  p99.9 {pct(0.999):.2f}")
     print(f"trades {result['trades']:,}  events {events:,}  open orders {len(e.orders):,}")
     print(json.dumps(result))
