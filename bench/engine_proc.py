@@ -18,7 +18,7 @@ CONFIG = """
 data_dir: {data}
 log_level: {log_level}
 listen: {{tcp_host: 127.0.0.1, tcp_port: {port}, max_frame_bytes: 4194304}}
-sequencer: {{sync: {sync}, max_queue: 100000, snapshot_every_commands: 0,
+sequencer: {{sync: {sync}, max_queue: 100000, snapshot_every_commands: {snapshot_every},
             snapshot_every_seconds: 0, overlap_fsync: {overlap}}}
 credentials:
   - {{api_key: {key}, secret: {secret}, role: gateway}}
@@ -44,7 +44,9 @@ def write_config(
     sync: bool = True,
     overlap: bool = True,
     log_level: str = "WARNING",
+    snapshot_every: int = 0,
 ) -> Path:
+    """The engine config for the benchmarks (and the crash test): BTC-USDT on a free port."""
     path.write_text(
         CONFIG.format(
             data=data,
@@ -54,6 +56,7 @@ def write_config(
             key=KEY,
             secret=SECRET,
             log_level=log_level,
+            snapshot_every=snapshot_every,
         )
     )
     return path

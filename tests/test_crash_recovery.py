@@ -12,7 +12,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,28 +29,10 @@ from trade_engine.journal import JournalReader
 from trade_engine.recovery.replay import recover
 from trade_engine.sequencer.records import decode_entry
 
-KEY, SECRET = "crash-gateway", "crash-gateway-secret"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from engine_proc import KEY, SECRET, free_port, write_config
+
 ROUNDS = 5
-
-CONFIG = """
-data_dir: {data}
-log_level: WARNING
-listen: {{tcp_host: 127.0.0.1, tcp_port: {port}}}
-sequencer: {{sync: true, snapshot_every_commands: 700, snapshot_every_seconds: 0}}
-credentials:
-  - {{api_key: {key}, secret: {secret}, role: gateway}}
-assets:
-  - {{code: BTC, decimals: 8}}
-  - {{code: USDT, decimals: 8}}
-symbols:
-  - {{symbol: BTC-USDT, base: BTC, quote: USDT, tick: "0.01", lot: "0.0001"}}
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start(cfg: Path) -> subprocess.Popen[bytes]:
@@ -147,9 +128,9 @@ def _unstamped(cmd: Command) -> Command:
 @pytest.mark.timeout(300)
 def test_sigkill_loop_loses_nothing_acknowledged(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    port = _free_port()
+    port = free_port()
     cfg = tmp_path / "engine.yaml"
-    cfg.write_text(CONFIG.format(data=data, port=port, key=KEY, secret=SECRET))
+    write_config(cfg, data, port, snapshot_every=700)
     acked: dict[int, tuple[Command, list]] = {}
     flow = Flow(42)
 
