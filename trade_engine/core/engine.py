@@ -231,14 +231,14 @@ class Engine:
         return events
 
     def _flush_balances(self) -> None:
-        ev = self._events.append
+        events = self._events  # (a typed list: append compiles to PyList_Append)
         for b in self._touched:
             avail = b.available
             res = b.reserved
             a0 = b.a0
             r0 = b.r0
             if avail != a0 or res != r0:
-                ev(BalanceChanged(b.user_id, b.asset, avail, res, avail - a0, res - r0))
+                events.append(BalanceChanged(b.user_id, b.asset, avail, res, avail - a0, res - r0))
         self._touched.clear()
 
     def _flush_levels(self) -> None:
@@ -247,16 +247,16 @@ class Engine:
         A level emptied and re-created in the same command (an amend of a lone order, a stop
         resting where a level was consumed) is reported once, with its final total.
         """
-        ev = self._events.append
+        events = self._events
         levels = self._levels
         if len(levels) == 1:
             # the common case: a level object holds its current total (a level leaves its
             # book exactly when its count reaches 0, and a removed one is never reused)
             lv = levels[0]
             if lv.count:
-                ev(BookLevelChanged(lv.symbol, lv.side, lv.price, lv.qty, lv.count))
+                events.append(BookLevelChanged(lv.symbol, lv.side, lv.price, lv.qty, lv.count))
             else:
-                ev(BookLevelChanged(lv.symbol, lv.side, lv.price, 0, 0))
+                events.append(BookLevelChanged(lv.symbol, lv.side, lv.price, 0, 0))
             levels.clear()
             return
         # (a bool for the side: hashing an Enum member runs Python code)
@@ -271,9 +271,9 @@ class Engine:
             book = self.books[symbol]
             cur = (book.bids if side is _BUY else book.asks).levels.get(price)
             if cur is None:
-                ev(BookLevelChanged(symbol, side, price, 0, 0))
+                events.append(BookLevelChanged(symbol, side, price, 0, 0))
             else:
-                ev(BookLevelChanged(symbol, side, price, cur.qty, cur.count))
+                events.append(BookLevelChanged(symbol, side, price, cur.qty, cur.count))
         levels.clear()
 
     def _expire_coids(self) -> None:
@@ -629,7 +629,7 @@ class Engine:
         qu = m.quote_per_tick_lot
         bpl = m.base_per_lot
         symbol = m.symbol
-        ev = self._events.append
+        events = self._events
         emit = self.emit
         by_user = self.accounts.by_user
         fee_bal = self.accounts.get(FEE_ACCOUNT).balance(m.quote)
@@ -656,7 +656,7 @@ class Engine:
                 nxt = mk.next
                 if mk.user_id == taker_user and stp is not _STP_NONE:
                     if emit:
-                        ev(
+                        events.append(
                             SelfTradePrevented(
                                 symbol,
                                 taker_user,
@@ -729,7 +729,7 @@ class Engine:
                 tid = self.next_trade_id
                 self.next_trade_id = tid + 1
                 if emit:
-                    ev(
+                    events.append(
                         Trade(
                             tid,
                             symbol,
@@ -873,9 +873,10 @@ class Engine:
         return m
 
     def _cancel(self, c: CancelOrder) -> None:
-        m = self._market_for_cancel(c.symbol)
-        o = self._find_order(c.user_id, c.symbol, c.order_id, c.client_order_id)
-        self._end(o, m, self.books[c.symbol], _CANCELLED, EndReason.USER_CANCEL)
+        symbol = c.symbol  # (each msgspec field read is a generic attribute lookup)
+        m = self._market_for_cancel(symbol)
+        o = self._find_order(c.user_id, symbol, c.order_id, c.client_order_id)
+        self._end(o, m, self.books[symbol], _CANCELLED, EndReason.USER_CANCEL)
 
     def _amend(self, c: AmendOrder) -> None:
         m = self.markets.get(c.symbol)
