@@ -48,7 +48,9 @@ _NAME_DIGITS = 20  # enough for any u64 seq
 
 # A record as handed to readers: (seq, ts, payload). A plain tuple rather than a NamedTuple:
 # building a NamedTuple costs a Python-level call per record, about a quarter of replay time.
-Record = tuple[int, int, bytes]
+# The payload is a read-only view into the chunk just read (no copy per record); it compares
+# equal to the same bytes, and ``bytes(payload)`` makes a copy that outlives the chunk.
+Record = tuple[int, int, memoryview]
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,7 +176,7 @@ def walk_records(
                 if check_crc and crc32(mv[o + 8 : end]) != crc:
                     break
                 if emit:
-                    yield (seq, ts, buf[o + RECORD_HEAD_SIZE : end])
+                    yield (seq, ts, mv[o + RECORD_HEAD_SIZE : end])
             elif check_chain:
                 prev = buf[o + HASH_OFFSET : o + SEQ_OFFSET]
             lo = o
