@@ -73,7 +73,7 @@ from trade_engine.core.numbers import DecimalError
 from trade_engine.core.reasons import Reason
 from trade_engine.core.symbols import BPS, MAX_DECIMALS, PPM, Asset, Market, check_fee_rates
 from trade_engine.matcher.book import BookSide, Level, OrderBook
-from trade_engine.matcher.order import Order, PlaceFields, place_fields
+from trade_engine.matcher.order import Order, PlaceFields, is_open_status, place_fields
 
 DAY_NS: Final = 86_400 * 10**9  # client_order_id memory: 24 h of engine time
 
@@ -249,16 +249,6 @@ class Engine:
         """
         events = self._events
         levels = self._levels
-        if len(levels) == 1:
-            # the common case: a level object holds its current total (a level leaves its
-            # book exactly when its count reaches 0, and a removed one is never reused)
-            lv = levels[0]
-            if lv.count:
-                events.append(BookLevelChanged(lv.symbol, lv.side, lv.price, lv.qty, lv.count))
-            else:
-                events.append(BookLevelChanged(lv.symbol, lv.side, lv.price, 0, 0))
-            levels.clear()
-            return
         # (a bool for the side: hashing an Enum member runs Python code)
         seen: set[tuple[str, bool, int]] | None = set() if len(levels) > 1 else None
         for lv in levels:
@@ -268,8 +258,12 @@ class Engine:
                 if key in seen:
                     continue
                 seen.add(key)
-            book = self.books[symbol]
-            cur = (book.bids if side is _BUY else book.asks).levels.get(price)
+            cur: Level | None = lv
+            if not lv.count:
+                # it left the book (a level leaves exactly when its count reaches 0, and is
+                # never reused); another level may have been opened at its price since
+                book = self.books[symbol]
+                cur = (book.bids if side is _BUY else book.asks).levels.get(price)
             if cur is None:
                 events.append(BookLevelChanged(symbol, side, price, 0, 0))
             else:
@@ -282,7 +276,7 @@ class Engine:
         by_user = self.accounts.by_user
         while q and q[0].memo_ts <= cutoff:
             o = q.popleft()
-            if _is_open(o.status):
+            if is_open_status(o.status):
                 o.memo_ts = self.ts  # still live: keep it findable by client id
                 q.append(o)
             else:
@@ -858,7 +852,7 @@ class Engine:
             o = None if acct is None else cast(Order | None, acct.coids.get(coid))
         else:
             raise Rejection(Reason.INVALID_COMMAND, "give order_id or client_order_id")
-        if o is None or o.symbol != symbol or not _is_open(o.status):
+        if o is None or o.symbol != symbol or not is_open_status(o.status):
             raise Rejection(Reason.UNKNOWN_ORDER, "no such open order")
         if o.user_id != user_id:
             raise Rejection(Reason.NOT_OWNER, "the order belongs to another user")
@@ -1206,11 +1200,6 @@ class Engine:
 
 
 _NO_ACCOUNT = Account(-1)
-
-
-def _is_open(st: OrderStatus) -> bool:
-    """``st in OPEN_STATUSES`` without hashing an Enum member (a Python-level __hash__)."""
-    return st is _NEW or st is _PARTIAL or st is _PENDING
 
 
 def _order_id(o: Order) -> int:

@@ -15,32 +15,13 @@ import msgspec
 
 from trade_engine.accounts.ledger import Balance
 from trade_engine.core.engine import Engine
-from trade_engine.core.enums import OrderStatus, SymbolStatus
+from trade_engine.core.enums import SymbolStatus
 from trade_engine.core.state_record import OrderRow, StateRecord
 from trade_engine.core.symbols import Asset, Market, spec_from_dict, spec_to_dict
 from trade_engine.matcher.book import OrderBook
-from trade_engine.matcher.order import Order
+from trade_engine.matcher.order import Order, is_open_status
 
 STATE_VERSION = 1
-_PENDING = OrderStatus.PENDING_TRIGGER
-
-# order fields that change after acceptance (the rest come from the original command)
-_ORDER_FIELDS = (
-    "order_id",
-    "price",
-    "limit",
-    "qty",
-    "remaining",
-    "filled",
-    "filled_notional",
-    "quote_budget",
-    "maker_ppm",
-    "taker_ppm",
-    "seq",
-    "ts",
-    "reserved",
-    "status",
-)
 
 
 def _order_rows(orders: list[Order]) -> list[list[Any]]:
@@ -196,10 +177,8 @@ def restore_state(data: dict[str, Any] | StateRecord) -> Engine:
         for oid in bd["stops"]:
             book.stops.add(by_id[oid])
     accounts = e.accounts.by_user
-    new, partial, pending = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, _PENDING
     for oid, o in by_id.items():  # in order id order
-        st = o.status
-        if st is new or st is partial or st is pending:  # (no Enum hashing: see engine)
+        if is_open_status(o.status):
             accounts[o.user_id].open_orders[oid] = o
     known, queue = e.by_id, e.coid_queue
     for ts, uid, coid, oid in data.coids:

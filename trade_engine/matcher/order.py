@@ -118,7 +118,7 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
+        return is_open_status(self.status)
 
     def __repr__(self) -> str:
         return (
@@ -154,7 +154,13 @@ def place_fields(c: PlaceOrder) -> PlaceFields:
 
 _BUY: Final = Side.BUY
 _NEW: Final = OrderStatus.NEW
-# the statuses of an order that is still in play (resting or waiting for its trigger)
-OPEN_STATUSES = frozenset(
-    {OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_TRIGGER}
-)
+_PARTIAL: Final = OrderStatus.PARTIALLY_FILLED
+_PENDING: Final = OrderStatus.PENDING_TRIGGER
+
+
+def is_open_status(st: OrderStatus) -> bool:
+    """Still in play: resting, or waiting for its trigger.
+
+    Identity tests, not ``st in {...}``: hashing an Enum member runs a Python-level __hash__.
+    """
+    return st is _NEW or st is _PARTIAL or st is _PENDING
