@@ -146,7 +146,7 @@ class Sequencer:
         )
         try:
             # on this thread, not a worker: nothing else runs before recovery ends, and
-            # rebuilding millions of objects measured ~30 % slower from a worker thread
+            # rebuilding millions of objects was slower from a worker thread (timed by hand)
             result = recover(journal_dir, data_dir / "snapshots")
         except BaseException:
             journal.close(commit=False)
