@@ -5,10 +5,7 @@
 # says so. Usage: scripts/build.sh [--pure]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=/usr/bin/python3  # the distribution's optimised build (ADR 0005)
-if ! "$py" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-    py=python3
-fi
+py=$(scripts/pick-python.sh)
 venv=.venv-run
 stamp="$venv/.built"
 if [ ! -x "$venv/bin/python" ]; then

@@ -5,18 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
-py=""
-for cand in /usr/bin/python3 python3; do
-    if command -v "$cand" >/dev/null 2>&1 &&
-        "$cand" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-        py="$cand"
-        break
-    fi
-done
-if [ -z "$py" ]; then
-    echo "error: need Python >= 3.11 with the venv module" >&2
-    exit 1
-fi
+py=$(scripts/pick-python.sh)
 if [ ! -x .venv/bin/python ]; then
     "$py" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
