@@ -139,12 +139,17 @@ def export_state(e: Engine) -> dict[str, Any]:
     }
 
 
+def state_record(data: dict[str, Any]) -> StateRecord:
+    """``export_state``'s plain data as a typed StateRecord, after its version check."""
+    if data.get("version") != STATE_VERSION:
+        raise ValueError(f"unsupported state version {data.get('version')!r}")
+    return msgspec.convert(data, StateRecord)
+
+
 def restore_state(data: dict[str, Any] | StateRecord) -> Engine:
     """Build an engine from ``export_state`` output (plain, or decoded as a StateRecord)."""
     if isinstance(data, dict):
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"unsupported state version {data.get('version')!r}")
-        data = msgspec.convert(data, StateRecord)
+        data = state_record(data)
     elif data.version != STATE_VERSION:
         raise ValueError(f"unsupported state version {data.version!r}")
     e = Engine()

@@ -22,7 +22,7 @@ from typing import Any, Final
 import msgspec
 
 from trade_engine.core.engine import Engine
-from trade_engine.core.state import STATE_VERSION, export_state, restore_state
+from trade_engine.core.state import export_state, restore_state, state_record
 from trade_engine.core.state_record import StateRecord
 from trade_engine.wire import msgpack_codec
 
@@ -146,9 +146,7 @@ def read_snapshot_record(path: Path) -> tuple[SnapshotInfo, StateRecord]:
         state = msgpack_codec.decode(body)
         if not isinstance(state, dict):
             raise SnapshotError(f"{path}: body does not match its header")
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"unsupported state version {state.get('version')!r}")
-        rec = msgspec.convert(state, StateRecord)
+        rec = state_record(state)
     if rec.seq != info.seq:
         raise SnapshotError(f"{path}: body does not match its header")
     return info, rec
