@@ -18,6 +18,7 @@ COMPILED = [
     "trade_engine/core/state.py",
     "trade_engine/journal/segment.py",
     "trade_engine/matcher/book.py",
+    "trade_engine/matcher/matching.py",
     "trade_engine/matcher/order.py",
 ]
 

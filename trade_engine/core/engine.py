@@ -5,20 +5,21 @@ stamp; no clock, randomness, environment or I/O. Every handler validates fully b
 mutation, so a rejected command changes nothing. Iteration that reaches the output never
 depends on hash order.
 
-The hot path (place / cancel / match) is written flat on purpose: attribute and dict access
-inline rather than small helpers, because at a few microseconds per command every call counts.
+This module holds the dispatch and the order commands (place, cancel, amend, mass cancel) with
+their validation; matching and settlement are ``matcher.matching``, admin commands
+``core.admin``, transfers ``core.transfers``. The hot path (place / cancel) is written flat on
+purpose: at a few microseconds per command every call counts.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final, cast
 
-import msgspec
-
-from trade_engine.accounts.fees import band_down, band_up, buy_reserve, lots_affordable
-from trade_engine.accounts.ledger import FEE_ACCOUNT, Account, Accounts, Balance
+from trade_engine.accounts.fees import band_down, band_up, buy_reserve
+from trade_engine.accounts.ledger import FEE_ACCOUNT, Account
+from trade_engine.core import admin, transfers
 from trade_engine.core.commands import (
     AddAsset,
     AddSymbol,
@@ -46,37 +47,22 @@ from trade_engine.core.enums import (
     TimeInForce,
 )
 from trade_engine.core.events import (
-    AccountFlagsSet,
-    AssetAdded,
-    BalanceChanged,
-    BookLevelChanged,
     Event,
-    FeeTierSet,
-    MarketOrderReport,
     MassCancelled,
     OrderAccepted,
     OrderAmended,
-    OrderCancelled,
-    OrderExpired,
     OrderStatusReport,
     Rejected,
-    SelfTradePrevented,
-    StopTriggered,
-    SymbolDefined,
-    SymbolStatusChanged,
-    Trade,
-    TransferApplied,
-    UserResumed,
-    UserSuspended,
 )
-from trade_engine.core.numbers import DecimalError
-from trade_engine.core.reasons import Reason
-from trade_engine.core.symbols import BPS, MAX_DECIMALS, PPM, Asset, Market, check_fee_rates
-from trade_engine.matcher.book import BookSide, Level, OrderBook
+from trade_engine.core.reasons import Reason, Rejection
+from trade_engine.core.symbols import BPS, Market
+from trade_engine.matcher.book import OrderBook
+from trade_engine.matcher.matching import Matcher
 from trade_engine.matcher.order import Order, PlaceFields, is_open_status, place_fields
 
 DAY_NS: Final = 86_400 * 10**9  # client_order_id memory: 24 h of engine time
 
+# Enum members as module constants: a Final global is a C static in the compiled build
 _LIMIT: Final = OrderType.LIMIT
 _MARKET: Final = OrderType.MARKET
 _STOP: Final = OrderType.STOP
@@ -88,11 +74,7 @@ _IOC: Final = TimeInForce.IOC
 _FOK: Final = TimeInForce.FOK
 _TRADING: Final = SymbolStatus.TRADING
 _HALTED: Final = SymbolStatus.HALTED
-_NEW: Final = OrderStatus.NEW
-_PARTIAL: Final = OrderStatus.PARTIALLY_FILLED
-_FILLED: Final = OrderStatus.FILLED
 _CANCELLED: Final = OrderStatus.CANCELLED
-_EXPIRED: Final = OrderStatus.EXPIRED
 _PENDING: Final = OrderStatus.PENDING_TRIGGER
 _STP_NONE: Final = StpMode.NONE
 _STP_MAKER: Final = StpMode.EXPIRE_MAKER
@@ -100,58 +82,25 @@ _STP_TAKER: Final = StpMode.EXPIRE_TAKER
 _STP_BOTH: Final = StpMode.EXPIRE_BOTH
 
 
-class Rejection(Exception):
-    """Raised by validation before any mutation; turned into a ``Rejected`` event."""
-
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-class Engine:
+class Engine(Matcher):
     """Books + accounts for a set of symbols, driven one command at a time by ``apply``."""
 
     def __init__(self) -> None:
-        self.seq = 0  # seq of the command being (or last) applied
-        self.ts = 0  # its engine timestamp, ns
-        self.next_order_id = 1
-        self.next_trade_id = 1
-        self.assets: dict[str, Asset] = {}
-        self.markets: dict[str, Market] = {}
-        self.books: dict[str, OrderBook] = {}
-        self.accounts = Accounts()
-        # the client-id memory lives in each account (Account.coids: client id -> order, no
-        # tuple keys to build and hash); this queue holds the orders in the order they expire,
-        # each with its ``memo_ts`` (acceptance, or the last time it was kept because open)
-        self.coid_queue: deque[Order] = deque()
-        # every order the engine still remembers (open, or finished within the 24 h memory),
-        # by id: queries by order id must not scan
-        self.by_id: dict[int, Order] = {}
-        # per-command scratch: the balances and levels this command touched, each once (the
-        # objects carry the stamp of the command that last noted them, see _touch)
-        self._events: list[Event] = []
-        # False: the hot path builds no events (order accepted, trades, ends, balance and level
-        # changes); the state is the same. Recovery uses it: the journal holds the events.
-        self.emit = True
-        self._stamp = 0
-        self._touched: list[Balance] = []
-        self._levels: list[Level] = []
-        self._traded = False
+        super().__init__()
         # the rest (PlaceOrder and CancelOrder are dispatched directly in apply)
         self._handlers: dict[type, Callable[[Any], None]] = {
             AmendOrder: self._amend,
             MassCancel: self._mass_cancel,
-            Deposit: self._deposit,
-            Withdraw: self._withdraw,
-            AddAsset: self._add_asset,
-            AddSymbol: self._add_symbol,
-            UpdateSymbol: self._update_symbol,
-            SetSymbolStatus: self._set_symbol_status,
-            SetFeeTier: self._set_fee_tier,
-            SetAccountFlags: self._set_account_flags,
-            SuspendUser: self._suspend_user,
-            ResumeUser: self._resume_user,
+            Deposit: partial(transfers.deposit, self),
+            Withdraw: partial(transfers.withdraw, self),
+            AddAsset: partial(admin.add_asset, self),
+            AddSymbol: partial(admin.add_symbol, self),
+            UpdateSymbol: partial(admin.update_symbol, self),
+            SetSymbolStatus: partial(admin.set_symbol_status, self),
+            SetFeeTier: partial(admin.set_fee_tier, self),
+            SetAccountFlags: partial(admin.set_account_flags, self),
+            SuspendUser: partial(admin.suspend_user, self),
+            ResumeUser: partial(admin.resume_user, self),
         }
 
     @property
@@ -189,7 +138,7 @@ class Engine:
         if ts > self.ts:
             self.ts = ts  # engine time never runs backwards, whatever the stamp says
         events: list[Event] = []
-        self._events = events
+        self.events = events
         self._stamp += 1
         q = self.coid_queue
         if q and q[0].memo_ts <= self.ts - DAY_NS:
@@ -229,46 +178,6 @@ class Engine:
             else:
                 self._levels.clear()
         return events
-
-    def _flush_balances(self) -> None:
-        events = self._events  # (a typed list: append compiles to PyList_Append)
-        for b in self._touched:
-            avail = b.available
-            res = b.reserved
-            a0 = b.a0
-            r0 = b.r0
-            if avail != a0 or res != r0:
-                events.append(BalanceChanged(b.user_id, b.asset, avail, res, avail - a0, res - r0))
-        self._touched.clear()
-
-    def _flush_levels(self) -> None:
-        """One event per (symbol, side, price) touched, with the level's total as it is now.
-
-        A level emptied and re-created in the same command (an amend of a lone order, a stop
-        resting where a level was consumed) is reported once, with its final total.
-        """
-        events = self._events
-        levels = self._levels
-        # (a bool for the side: hashing an Enum member runs Python code)
-        seen: set[tuple[str, bool, int]] | None = set() if len(levels) > 1 else None
-        for lv in levels:
-            symbol, side, price = lv.symbol, lv.side, lv.price
-            if seen is not None:
-                key = (symbol, side is _BUY, price)
-                if key in seen:
-                    continue
-                seen.add(key)
-            cur: Level | None = lv
-            if not lv.count:
-                # it left the book (a level leaves exactly when its count reaches 0, and is
-                # never reused); another level may have been opened at its price since
-                book = self.books[symbol]
-                cur = (book.bids if side is _BUY else book.asks).levels.get(price)
-            if cur is None:
-                events.append(BookLevelChanged(symbol, side, price, 0, 0))
-            else:
-                events.append(BookLevelChanged(symbol, side, price, cur.qty, cur.count))
-        levels.clear()
 
     def _expire_coids(self) -> None:
         cutoff = self.ts - DAY_NS
@@ -314,7 +223,7 @@ class Engine:
         prior = cast(Order | None, acct.coids.get(coid))
         if prior is not None:
             if prior.cmd == c:
-                self._events.append(_status_report(prior, True))
+                self.events.append(_status_report(prior, True))
                 return
             raise Rejection(
                 Reason.DUPLICATE_CLIENT_ORDER_ID,
@@ -346,7 +255,7 @@ class Engine:
             o = Order(oid, c, seq, ts, m.maker_ppm, m.taker_ppm, f)
         o.limit = limit
         o.reserved = amount
-        self._touch(bal)
+        self.touch(bal)
         bal.available -= amount
         bal.reserved += amount
         acct.coids[coid] = o
@@ -356,7 +265,7 @@ class Engine:
         if is_stop:
             o.status = _PENDING
         if self.emit:
-            self._events.append(
+            self.events.append(
                 OrderAccepted(
                     oid,
                     user_id,
@@ -514,334 +423,6 @@ class Engine:
                 Reason.NOTIONAL_BELOW_MIN, f"notional below the minimum {m.min_notional}"
             )
 
-    # ------------------------------------------------------------------ matching
-
-    def _execute(self, o: Order, m: Market, book: OrderBook, acct: Account) -> None:
-        """Run a live (non-pending) order as taker, then rest or expire what is left."""
-        is_buy = o.is_buy
-        opp = book.asks if is_buy else book.bids
-        best = opp.best
-        market = o.order_type is _MARKET or o.order_type is _STOP
-        arrival = best
-        worst = 0  # the last (worst) price this order traded at
-        if best and (best <= o.limit if is_buy else best >= o.limit):
-            if o.tif is _FOK and not self._fok_fillable(o, opp, acct):
-                self._end(o, m, book, _EXPIRED, EndReason.FOK_NOT_FILLABLE)
-                if market:
-                    self._market_report(o, m, arrival, 0)
-                return
-            if o.quote_budget and not o.qty:
-                self._size_quote_order(o, opp, m)
-            worst = self._match(o, m, book, opp, acct)
-        elif o.tif is _FOK:
-            self._end(o, m, book, _EXPIRED, EndReason.FOK_NOT_FILLABLE)
-            if market:
-                self._market_report(o, m, arrival, 0)
-            return
-        st = o.status
-        if st is _FILLED:
-            if o.reserved:  # filled at better prices than reserved for: give back the rest
-                self._release(o, m, acct)
-        elif st is _NEW or st is _PARTIAL:
-            if market:
-                reason = EndReason.NO_LIQUIDITY
-                if o.quote_budget and o.remaining == 0:
-                    reason = EndReason.QUOTE_BUDGET_EXHAUSTED
-                self._end(o, m, book, _EXPIRED, reason)
-            elif o.tif is not _GTC:
-                self._end(o, m, book, _EXPIRED, EndReason.IOC_REMAINDER)
-            else:
-                self._rest(o, m, book, acct)
-        if market:
-            self._market_report(o, m, arrival, worst)
-
-    def _release(self, o: Order, m: Market, acct: Account) -> None:
-        bal = acct.balances[m.quote if o.is_buy else m.base]
-        self._touch(bal)
-        bal.reserved -= o.reserved
-        bal.available += o.reserved
-        o.reserved = 0
-
-    def _rest(self, o: Order, m: Market, book: OrderBook, acct: Account) -> None:
-        is_buy = o.is_buy
-        # hand back what the remainder no longer needs (price improvement, fee split)
-        if is_buy:
-            need = buy_reserve(o.price, o.remaining, m.quote_per_tick_lot, o.taker_ppm)
-            surplus = o.reserved - need
-            if surplus:
-                bal = acct.balances[m.quote]
-                self._touch(bal)
-                bal.reserved -= surplus
-                bal.available += surplus
-                o.reserved = need
-            level = book.bids.add(o)
-        else:
-            level = book.asks.add(o)
-        self._mark_level(level)
-        acct.open_orders[o.order_id] = o
-
-    def _fok_fillable(self, o: Order, opp: BookSide, acct: Account) -> bool:
-        """Can the whole order fill now, within its limit, before self-trade prevention stops it?"""
-        need = o.remaining
-        limit = o.limit
-        stp = o.stp if not acct.stp_exempt else _STP_NONE
-        for level in opp.iter_levels():
-            if (o.is_buy and level.price > limit) or (not o.is_buy and level.price < limit):
-                return False
-            for mk in level:
-                if stp is not _STP_NONE and mk.user_id == o.user_id:
-                    if stp is _STP_MAKER:
-                        continue
-                    return False
-                need -= mk.remaining
-                if need <= 0:
-                    return True
-        return False
-
-    def _size_quote_order(self, o: Order, opp: BookSide, m: Market) -> None:
-        """Turn a MARKET BUY's quote budget into the lots it buys walking the book now."""
-        budget = o.quote_budget
-        qty = 0
-        qu = m.quote_per_tick_lot
-        for level in opp.iter_levels():
-            if level.price > o.limit:
-                break
-            cost = buy_reserve(level.price, level.qty, qu, o.taker_ppm)
-            if cost <= budget:
-                budget -= cost
-                qty += level.qty
-                continue
-            qty += lots_affordable(budget, level.price, qu, o.taker_ppm)
-            break
-        o.qty = o.remaining = qty
-
-    def _match(self, o: Order, m: Market, book: OrderBook, opp: BookSide, acct: Account) -> int:
-        """Trade ``o`` against ``opp``; return the price of its last trade (0: none)."""
-        is_buy = o.is_buy
-        limit = o.limit
-        levels = opp.levels
-        qu = m.quote_per_tick_lot
-        bpl = m.base_per_lot
-        symbol = m.symbol
-        events = self._events
-        emit = self.emit
-        by_user = self.accounts.by_user
-        fee_bal = self.accounts.get(FEE_ACCOUNT).balance(m.quote)
-        self._touch(fee_bal)
-        t_quote = acct.balance(m.quote)
-        t_base = acct.balance(m.base)
-        self._touch(t_quote)
-        self._touch(t_base)
-        stp = o.stp if not acct.stp_exempt else _STP_NONE
-        taker_user = o.user_id
-        taker_side = o.side
-        budget = o.quote_budget
-        stop = False  # self-trade prevention ended the taker
-        broke = False  # the quote budget cannot pay for another lot
-        last = 0
-        while o.remaining:
-            best = opp.best
-            if not best or (best > limit if is_buy else best < limit):
-                break
-            level = levels[best]
-            self._mark_level(level)
-            mk = level.head
-            while mk is not None:
-                nxt = mk.next
-                if mk.user_id == taker_user and stp is not _STP_NONE:
-                    if emit:
-                        events.append(
-                            SelfTradePrevented(
-                                symbol,
-                                taker_user,
-                                o.order_id,
-                                mk.order_id,
-                                stp,
-                                best,
-                                min(o.remaining, mk.remaining),
-                            )
-                        )
-                    if stp is not _STP_TAKER:  # expire-maker or expire-both
-                        self._end(mk, m, book, _EXPIRED, EndReason.SELF_TRADE_PREVENTED)
-                    if stp is not _STP_MAKER:  # expire-taker or expire-both
-                        stop = True
-                        break
-                    mk = nxt
-                    continue
-                q = o.remaining if o.remaining < mk.remaining else mk.remaining
-                if budget:
-                    # never spend past the quote budget (self-trade prevention can push a
-                    # budget order deeper than it was sized for)
-                    q = min(q, lots_affordable(o.reserved, best, qu, o.taker_ppm))
-                    if not q:
-                        broke = True
-                        break
-                last = best
-                notional = best * q * qu
-                base_amt = q * bpl
-                mfee = notional * mk.maker_ppm // PPM
-                tfee = notional * o.taker_ppm // PPM
-                m_acct = by_user[mk.user_id]
-                m_quote = m_acct.balances.get(m.quote)
-                if m_quote is None:
-                    m_quote = m_acct.balance(m.quote)
-                m_base = m_acct.balances.get(m.base)
-                if m_base is None:
-                    m_base = m_acct.balance(m.base)
-                self._touch(m_quote)
-                self._touch(m_base)
-                mk.remaining -= q
-                mk.filled += q
-                mk.filled_notional += notional
-                o.remaining -= q
-                o.filled += q
-                o.filled_notional += notional
-                level.qty -= q
-                if is_buy:
-                    # taker buys: pays notional + fee from its reservation, gets base
-                    o.reserved -= notional + tfee
-                    t_quote.reserved -= notional + tfee
-                    t_base.available += base_amt
-                    # maker sells: base leaves its reservation, proceeds less fee arrive
-                    mk.reserved -= base_amt
-                    m_base.reserved -= base_amt
-                    m_quote.available += notional - mfee
-                else:
-                    o.reserved -= base_amt
-                    t_base.reserved -= base_amt
-                    t_quote.available += notional - tfee
-                    # maker buys at its own price: release what its remainder no longer needs
-                    rem = mk.remaining
-                    n_rem = mk.price * rem * qu
-                    need = n_rem + n_rem * mk.taker_ppm // PPM
-                    release = mk.reserved - notional - mfee - need
-                    mk.reserved = need
-                    m_quote.reserved -= notional + mfee + release
-                    m_quote.available += release
-                    m_base.available += base_amt
-                fee_bal.available += mfee + tfee
-                tid = self.next_trade_id
-                self.next_trade_id = tid + 1
-                if emit:
-                    events.append(
-                        Trade(
-                            tid,
-                            symbol,
-                            best,
-                            q,
-                            notional,
-                            taker_side,
-                            mk.order_id,
-                            mk.user_id,
-                            o.order_id,
-                            taker_user,
-                            mfee,
-                            tfee,
-                            mk.remaining,
-                            o.remaining,
-                        )
-                    )
-                if mk.remaining:
-                    mk.status = _PARTIAL
-                else:
-                    mk.status = _FILLED
-                    level.unlink(mk)
-                    del m_acct.open_orders[mk.order_id]
-                if not o.remaining:
-                    break
-                mk = nxt
-            if not level.count and levels.get(best) is level:
-                opp.remove_level(level)  # (self-trade prevention may have removed it already)
-            if stop or broke:
-                break
-        if last:
-            m.last_price = last
-            self._traded = True
-        if o.filled:
-            o.status = _FILLED if not o.remaining else _PARTIAL
-        if stop:
-            self._end(o, m, book, _EXPIRED, EndReason.SELF_TRADE_PREVENTED)
-        elif broke and o.remaining:
-            self._end(o, m, book, _EXPIRED, EndReason.QUOTE_BUDGET_EXHAUSTED)
-        return last
-
-    def _market_report(self, o: Order, m: Market, arrival: int, worst: int) -> None:
-        if not self.emit:
-            return
-        filled = o.filled
-        slip = 0
-        if filled and arrival:
-            ref_notional = arrival * filled * m.quote_per_tick_lot
-            diff = o.filled_notional - ref_notional
-            if not o.is_buy:
-                diff = -diff
-            slip = max(0, diff) * BPS // ref_notional
-        self._events.append(
-            MarketOrderReport(
-                o.order_id,
-                o.user_id,
-                o.symbol,
-                arrival,
-                o.limit,
-                filled,
-                o.filled_notional,
-                worst,
-                slip,
-            )
-        )
-
-    def _end(
-        self, o: Order, m: Market, book: OrderBook, status: OrderStatus, reason: EndReason
-    ) -> None:
-        """Take an order out of play (cancel or expire) and release what it still reserves."""
-        level = o.level
-        if level is not None:
-            level.qty -= o.remaining
-            level.unlink(o)
-            self._mark_level(level)
-            if not level.count:
-                (book.bids if o.is_buy else book.asks).remove_level(level)
-        elif o.status is _PENDING:
-            book.stops.remove(o)
-        acct = self.accounts.by_user[o.user_id]
-        if o.reserved:
-            bal = acct.balances[m.quote if o.is_buy else m.base]
-            self._touch(bal)
-            bal.reserved -= o.reserved
-            bal.available += o.reserved
-            o.reserved = 0
-        o.status = status
-        oid = o.order_id
-        acct.open_orders.pop(oid, None)  # absent for a taker that never rested
-        if self.emit:
-            cls = OrderCancelled if status is _CANCELLED else OrderExpired
-            self._events.append(
-                cls(oid, o.user_id, o.symbol, o.client_order_id, reason, o.remaining)
-            )
-
-    def _run_stops(self, m: Market, book: OrderBook) -> None:
-        """Fire every stop the last trade price reaches, one at a time, in trigger order."""
-        stops = book.stops
-        while stops:
-            last = m.last_price
-            o = stops.next_triggered(last)
-            if o is None:
-                return
-            stops.remove(o)
-            o.status = _NEW
-            if self.emit:
-                self._events.append(
-                    StopTriggered(o.order_id, o.user_id, o.symbol, o.stop_price, last)
-                )
-            acct = self.accounts.by_user[o.user_id]
-            del acct.open_orders[o.order_id]
-            if o.order_type is _STOP_LIMIT and o.post_only:
-                opp = book.asks.best if o.is_buy else book.bids.best
-                if opp and (o.price >= opp if o.is_buy else o.price <= opp):
-                    self._end(o, m, book, _EXPIRED, EndReason.POST_ONLY_WOULD_TAKE)
-                    continue
-            self._execute(o, m, book, acct)
-
     # ------------------------------------------------------------------ cancel / amend
 
     def _find_order(self, user_id: int, symbol: str, order_id: int, coid: str) -> Order:
@@ -921,7 +502,7 @@ class Engine:
                     Reason.POST_ONLY_WOULD_TAKE, f"post-only order would trade at {opp}"
                 )
         # ---- validated ----
-        self._touch(bal)
+        self.touch(bal)
         delta = need - o.reserved
         bal.available -= delta
         bal.reserved += delta
@@ -932,7 +513,7 @@ class Engine:
             level.qty -= o.remaining - remaining
             o.qty = qty
             o.remaining = remaining
-            self._events.append(
+            self.events.append(
                 OrderAmended(
                     o.order_id, o.user_id, o.symbol, o.client_order_id, price, qty, remaining, True
                 )
@@ -948,7 +529,7 @@ class Engine:
         o.qty = qty
         o.remaining = remaining
         o.seq = self.seq
-        self._events.append(
+        self.events.append(
             OrderAmended(
                 o.order_id, o.user_id, o.symbol, o.client_order_id, price, qty, remaining, False
             )
@@ -981,218 +562,8 @@ class Engine:
                 Reason.INVALID_COMMAND, "a mass cancel over all users needs an operator"
             )
         reason = EndReason.ADMIN_CANCEL if c.operator else EndReason.MASS_CANCEL
-        n = self._cancel_many(pool, c.symbol, side, reason, halted_ok=bool(c.operator))
-        self._events.append(MassCancelled(c.user_id, c.symbol, side, n, c.operator))
-
-    def _cancel_many(
-        self,
-        pool: list[Any],
-        symbol: str,
-        side: Side | None,
-        reason: EndReason,
-        halted_ok: bool,
-    ) -> int:
-        n = 0
-        for o in sorted(pool, key=_order_id):
-            if (symbol and o.symbol != symbol) or (side is not None and o.side is not side):
-                continue
-            m = self.markets[o.symbol]
-            if m.status is _HALTED and not halted_ok:
-                continue
-            self._end(o, m, self.books[o.symbol], _CANCELLED, reason)
-            n += 1
-        return n
-
-    # ------------------------------------------------------------------ transfers
-
-    def _transfer_seen(self, kind: str, c: Deposit | Withdraw) -> bool:
-        prior = self.accounts.transfers.get(c.transfer_id)
-        if prior is None:
-            return False
-        if prior != (kind, c.user_id, c.asset, c.amount):
-            raise Rejection(
-                Reason.TRANSFER_ID_CONFLICT,
-                f"transfer {c.transfer_id!r} was already applied with other parameters",
-            )
-        self._events.append(
-            TransferApplied(kind, c.transfer_id, c.user_id, c.asset, c.amount, True, c.operator)
-        )
-        return True
-
-    def _check_transfer(self, c: Deposit | Withdraw) -> None:
-        if not c.transfer_id or type(c.transfer_id) is not str:
-            raise Rejection(Reason.INVALID_COMMAND, "a transfer needs a transfer_id")
-        if c.asset not in self.assets:
-            raise Rejection(Reason.UNKNOWN_ASSET, f"unknown asset {c.asset!r}")
-        if type(c.amount) is not int or c.amount <= 0:
-            raise Rejection(Reason.INVALID_AMOUNT, "amount must be a positive integer")
-        if type(c.user_id) is not int or c.user_id < 0:
-            raise Rejection(Reason.INVALID_COMMAND, "user_id must be a non-negative integer")
-
-    def _deposit(self, c: Deposit) -> None:
-        self._check_transfer(c)
-        if self._transfer_seen("DEPOSIT", c):
-            return
-        bal = self.accounts.balance(c.user_id, c.asset)
-        self._touch(bal)
-        bal.available += c.amount
-        self.accounts.transfers[c.transfer_id] = ("DEPOSIT", c.user_id, c.asset, c.amount)
-        self._events.append(
-            TransferApplied(
-                "DEPOSIT", c.transfer_id, c.user_id, c.asset, c.amount, False, c.operator
-            )
-        )
-
-    def _withdraw(self, c: Withdraw) -> None:
-        self._check_transfer(c)
-        if self._transfer_seen("WITHDRAWAL", c):
-            return
-        acct = self.accounts.by_user.get(c.user_id)
-        bal = acct.balances.get(c.asset) if acct else None
-        have = bal.available if bal else 0
-        if bal is None or have < c.amount:
-            raise Rejection(
-                Reason.INSUFFICIENT_BALANCE,
-                f"withdrawal of {c.amount} {c.asset} exceeds the available {have}",
-            )
-        self._touch(bal)
-        bal.available -= c.amount
-        self.accounts.transfers[c.transfer_id] = ("WITHDRAWAL", c.user_id, c.asset, c.amount)
-        self._events.append(
-            TransferApplied(
-                "WITHDRAWAL", c.transfer_id, c.user_id, c.asset, c.amount, False, c.operator
-            )
-        )
-
-    def _touch(self, bal: Balance) -> None:
-        """Note a balance's values before this command first changes it (for BalanceChanged)."""
-        stamp = self._stamp
-        if bal.mark != stamp:
-            bal.mark = stamp
-            bal.a0 = bal.available
-            bal.r0 = bal.reserved
-            self._touched.append(bal)
-
-    def _mark_level(self, level: Level) -> None:
-        """Note a price level this command changed (for BookLevelChanged)."""
-        stamp = self._stamp
-        if level.mark != stamp:
-            level.mark = stamp
-            self._levels.append(level)
-
-    # ------------------------------------------------------------------ admin
-
-    def _add_asset(self, c: AddAsset) -> None:
-        if not c.code or type(c.code) is not str or len(c.code) > 16:
-            raise Rejection(Reason.INVALID_COMMAND, "asset code must be 1..16 characters")
-        if c.code in self.assets:
-            raise Rejection(Reason.ASSET_EXISTS, f"asset {c.code!r} exists")
-        if type(c.decimals) is not int or not 0 <= c.decimals <= MAX_DECIMALS:
-            raise Rejection(Reason.INVALID_COMMAND, f"decimals must be 0..{MAX_DECIMALS}")
-        self.assets[c.code] = Asset(c.code, c.decimals)
-        self._events.append(AssetAdded(c.code, c.decimals, c.operator))
-
-    def _build_market(self, c: AddSymbol | UpdateSymbol) -> Market:
-        spec = c.spec
-        base = self.assets.get(spec.base)
-        quote = self.assets.get(spec.quote)
-        if base is None or quote is None:
-            raise Rejection(Reason.UNKNOWN_ASSET, f"unknown asset in {spec.base}/{spec.quote}")
-        if base == quote:
-            raise Rejection(Reason.INVALID_SYMBOL_SPEC, "base and quote must differ")
-        if not spec.symbol or len(spec.symbol) > 32:
-            raise Rejection(Reason.INVALID_SYMBOL_SPEC, "symbol name must be 1..32 characters")
-        if spec.status not in (_TRADING, _HALTED, SymbolStatus.CANCEL_ONLY):
-            raise Rejection(Reason.INVALID_SYMBOL_SPEC, f"unknown status {spec.status!r}")
-        try:
-            return Market(spec, base, quote)
-        except DecimalError as e:
-            raise Rejection(e.reason, str(e)) from None
-
-    def _add_symbol(self, c: AddSymbol) -> None:
-        if c.spec.symbol in self.markets:
-            raise Rejection(Reason.SYMBOL_EXISTS, f"symbol {c.spec.symbol!r} exists")
-        m = self._build_market(c)
-        self.markets[m.symbol] = m
-        self.books[m.symbol] = OrderBook(m.symbol)
-        self._events.append(SymbolDefined(c.spec, True, c.operator))
-
-    def _update_symbol(self, c: UpdateSymbol) -> None:
-        old = self.markets.get(c.spec.symbol)
-        if old is None:
-            raise Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {c.spec.symbol!r}")
-        m = self._build_market(c)
-        if (m.base, m.quote, m.tick, m.lot) != (old.base, old.quote, old.tick, old.lot):
-            raise Rejection(
-                Reason.INVALID_SYMBOL_SPEC,
-                "base, quote, tick and lot cannot change (open orders are counted in them)",
-            )
-        # status changes go through SetSymbolStatus: keep the current one, and say so
-        spec = msgspec.structs.replace(c.spec, status=old.status)
-        m.spec = spec
-        m.status = old.status
-        m.last_price = old.last_price
-        self.markets[m.symbol] = m
-        self._events.append(SymbolDefined(spec, False, c.operator))
-
-    def _set_symbol_status(self, c: SetSymbolStatus) -> None:
-        m = self.markets.get(c.symbol)
-        if m is None:
-            raise Rejection(Reason.UNKNOWN_SYMBOL, f"unknown symbol {c.symbol!r}")
-        if c.status not in (_TRADING, _HALTED, SymbolStatus.CANCEL_ONLY):
-            raise Rejection(Reason.INVALID_COMMAND, f"unknown status {c.status!r}")
-        prev = m.status
-        m.status = SymbolStatus(c.status)
-        self._events.append(SymbolStatusChanged(c.symbol, m.status, prev, c.operator))
-
-    def _user_for_admin(self, user_id: int) -> Account:
-        if type(user_id) is not int or user_id <= FEE_ACCOUNT:
-            raise Rejection(Reason.RESERVED_ACCOUNT, "user id must be > 0")
-        return self.accounts.get(user_id)
-
-    def _set_fee_tier(self, c: SetFeeTier) -> None:
-        if type(c.user_id) is not int or c.user_id <= FEE_ACCOUNT:
-            raise Rejection(Reason.RESERVED_ACCOUNT, "user id must be > 0")
-        if c.tier:
-            try:
-                check_fee_rates(c.maker_fee_ppm, c.taker_fee_ppm)
-            except DecimalError as e:
-                raise Rejection(e.reason, str(e)) from None
-        acct = self._user_for_admin(c.user_id)
-        acct.tier = c.tier
-        acct.maker_ppm = c.maker_fee_ppm if c.tier else 0
-        acct.taker_ppm = c.taker_fee_ppm if c.tier else 0
-        self._events.append(
-            FeeTierSet(c.user_id, c.tier, acct.maker_ppm, acct.taker_ppm, c.operator)
-        )
-
-    def _set_account_flags(self, c: SetAccountFlags) -> None:
-        acct = self._user_for_admin(c.user_id)
-        acct.market_maker = bool(c.market_maker)
-        acct.stp_exempt = bool(c.stp_exempt)
-        self._events.append(
-            AccountFlagsSet(c.user_id, acct.market_maker, acct.stp_exempt, c.operator)
-        )
-
-    def _suspend_user(self, c: SuspendUser) -> None:
-        acct = self._user_for_admin(c.user_id)
-        acct.suspended = True
-        n = 0
-        if c.cancel_orders:
-            n = self._cancel_many(
-                list(acct.open_orders.values()), "", None, EndReason.USER_SUSPENDED, True
-            )
-        self._events.append(UserSuspended(c.user_id, n, c.operator))
-
-    def _resume_user(self, c: ResumeUser) -> None:
-        acct = self._user_for_admin(c.user_id)
-        acct.suspended = False
-        self._events.append(UserResumed(c.user_id, c.operator))
-
-    # ------------------------------------------------------------------ queries
-
-    def order_report(self, o: Order, duplicate: bool = False) -> OrderStatusReport:
-        return _status_report(o, duplicate)
+        n = self.cancel_many(pool, c.symbol, side, reason, halted_ok=bool(c.operator))
+        self.events.append(MassCancelled(c.user_id, c.symbol, side, n, c.operator))
 
     def find_order(self, order_id: int) -> Order | None:
         """An open order by id, or a finished one still in the client-id memory."""
@@ -1200,10 +571,6 @@ class Engine:
 
 
 _NO_ACCOUNT = Account(-1)
-
-
-def _order_id(o: Order) -> int:
-    return o.order_id
 
 
 def _status_rejection(m: Market) -> Rejection:

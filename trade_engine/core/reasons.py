@@ -42,3 +42,12 @@ class Reason(StrEnum):
     POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
     FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
     NO_LIQUIDITY = "NO_LIQUIDITY"
+
+
+class Rejection(Exception):
+    """Raised by validation before any mutation; the engine turns it into a ``Rejected`` event."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail

@@ -1,4 +1,4 @@
-"""Price levels, one symbol's order book, and the stop trigger book."""
+"""One symbol's order book (a side per direction, levels by price) and its stop trigger book."""
 
 from __future__ import annotations
 
@@ -8,56 +8,7 @@ from collections.abc import Iterator
 from sortedcontainers import SortedDict
 
 from trade_engine.core.enums import Side
-from trade_engine.matcher.order import Order
-
-
-class Level:
-    """All resting orders at one price on one side, in time priority (head = oldest)."""
-
-    __slots__ = ("count", "head", "mark", "price", "qty", "side", "symbol", "tail")
-
-    def __init__(self, symbol: str, side: Side, price: int) -> None:
-        self.symbol = symbol
-        self.side = side
-        self.price = price
-        self.mark = 0  # engine scratch: stamp of the last command that reported this level
-        self.qty = 0  # total remaining lots
-        self.count = 0
-        self.head: Order | None = None
-        self.tail: Order | None = None
-
-    def append(self, o: Order) -> None:
-        o.level = self
-        o.next = None
-        o.prev = self.tail
-        if self.tail is None:
-            self.head = o
-        else:
-            self.tail.next = o
-        self.tail = o
-        self.qty += o.remaining
-        self.count += 1
-
-    def unlink(self, o: Order) -> None:
-        """Remove ``o`` from the chain; the caller adjusts ``qty`` for what it removed."""
-        p, n = o.prev, o.next
-        if p is None:
-            self.head = n
-        else:
-            p.next = n
-        if n is None:
-            self.tail = p
-        else:
-            n.prev = p
-        o.prev = o.next = None
-        o.level = None
-        self.count -= 1
-
-    def __iter__(self) -> Iterator[Order]:
-        o = self.head
-        while o is not None:
-            yield o
-            o = o.next
+from trade_engine.matcher.order import Level, Order
 
 
 class BookSide:

@@ -1,16 +1,18 @@
-"""The live order record, shared by the book, the trigger book and the idempotency memory."""
+"""The live order record and the price level that queues orders in time priority.
+
+One module for both: an order points at its level and a level chains its orders (an intrusive
+list), so neither can be defined without the other.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from collections.abc import Iterator
+from typing import Final
 
 from msgspec.structs import astuple
 
 from trade_engine.core.commands import PlaceOrder
 from trade_engine.core.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
-
-if TYPE_CHECKING:
-    from trade_engine.matcher.book import Level
 
 
 class Order:
@@ -164,3 +166,52 @@ def is_open_status(st: OrderStatus) -> bool:
     Identity tests, not ``st in {...}``: hashing an Enum member runs a Python-level __hash__.
     """
     return st is _NEW or st is _PARTIAL or st is _PENDING
+
+
+class Level:
+    """All resting orders at one price on one side, in time priority (head = oldest)."""
+
+    __slots__ = ("count", "head", "mark", "price", "qty", "side", "symbol", "tail")
+
+    def __init__(self, symbol: str, side: Side, price: int) -> None:
+        self.symbol = symbol
+        self.side = side
+        self.price = price
+        self.mark = 0  # engine scratch: stamp of the last command that reported this level
+        self.qty = 0  # total remaining lots
+        self.count = 0
+        self.head: Order | None = None
+        self.tail: Order | None = None
+
+    def append(self, o: Order) -> None:
+        o.level = self
+        o.next = None
+        o.prev = self.tail
+        if self.tail is None:
+            self.head = o
+        else:
+            self.tail.next = o
+        self.tail = o
+        self.qty += o.remaining
+        self.count += 1
+
+    def unlink(self, o: Order) -> None:
+        """Remove ``o`` from the chain; the caller adjusts ``qty`` for what it removed."""
+        p, n = o.prev, o.next
+        if p is None:
+            self.head = n
+        else:
+            p.next = n
+        if n is None:
+            self.tail = p
+        else:
+            n.prev = p
+        o.prev = o.next = None
+        o.level = None
+        self.count -= 1
+
+    def __iter__(self) -> Iterator[Order]:
+        o = self.head
+        while o is not None:
+            yield o
+            o = o.next
