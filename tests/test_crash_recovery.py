@@ -27,7 +27,7 @@ from trade_engine.core.events import OrderAccepted
 from trade_engine.core.state import state_hash
 from trade_engine.journal import JournalReader
 from trade_engine.recovery.replay import recover
-from trade_engine.sequencer.records import decode_entry
+from trade_engine.wire.records import decode_entry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from engine_proc import KEY, SECRET, free_port, write_config

@@ -35,7 +35,7 @@ from trade_engine.core.events import BalanceChanged, BookLevelChanged, Trade
 from trade_engine.journal import JournalWriter
 from trade_engine.ops.journal_cli import journal_app
 from trade_engine.sequencer import JournalEntry
-from trade_engine.sequencer.records import encode_record
+from trade_engine.wire.records import encode_record
 
 app = typer.Typer()
 app.add_typer(journal_app, name="journal")

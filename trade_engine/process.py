@@ -14,6 +14,7 @@ from trade_engine.config import EngineConfig
 from trade_engine.core.commands import AddAsset, AddSymbol, Command
 from trade_engine.core.events import Rejected
 from trade_engine.core.symbols import SymbolSpec
+from trade_engine.native import serve
 from trade_engine.sequencer import Sequencer, SequencerConfig
 
 log = logging.getLogger("trade_engine")
@@ -74,8 +75,6 @@ async def run_engine(cfg: EngineConfig, ready: asyncio.Event | None = None) -> N
         for ev in entry.events:
             if isinstance(ev, Rejected):
                 log.error("config command %s refused: %s %s", cmd, ev.reason, ev.detail)
-    from trade_engine.server import serve
-
     server = await serve(seqr, **server_options(cfg))
     log.info(
         "engine ready at seq %d in %.3f s (tcp %s:%s%s)",

@@ -16,7 +16,7 @@ from trade_engine.core.engine import Engine
 from trade_engine.core.state import state_hash
 from trade_engine.journal import JournalReader
 from trade_engine.sequencer import JournalEntry, Sequencer
-from trade_engine.sequencer.records import decode_entry
+from trade_engine.wire.records import decode_entry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import core_bench

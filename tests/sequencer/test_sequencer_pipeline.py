@@ -13,7 +13,7 @@ from seq_testutil import commands, journal_entries, run, running, submit_all
 from trade_engine.core.engine import Engine
 from trade_engine.journal import JournalLockedError, JournalReader
 from trade_engine.sequencer import Busy, JournalEntry, Sequencer, Stopped
-from trade_engine.sequencer.records import decode_entry
+from trade_engine.wire.records import decode_entry
 
 
 def test_seqs_are_1_to_n_without_gaps_and_each_result_carries_its_seq(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ class FakeSequencer:
         self._gate.set()
         self._stopped = False
         self._ts = 0
+        self._waiters: set[asyncio.Future[None]] = set()
 
     @classmethod
     async def open(
@@ -86,9 +87,26 @@ class FakeSequencer:
         self._changed.set()
 
     async def submit(self, cmd: Command) -> JournalEntry:
-        return await self._submit_nowait(cmd)
+        return await self.submit_nowait(cmd)
 
-    def _submit_nowait(self, cmd: Command) -> asyncio.Future[JournalEntry]:
+    def when_durable(self, seq: int) -> asyncio.Future[int]:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def wait() -> None:
+            while self.committed_seq < seq:
+                if self._stopped:
+                    fut.set_exception(Stopped("stopped"))
+                    return
+                await self._changed.wait()
+            fut.set_result(self.committed_seq)
+
+        if seq <= self.committed_seq:
+            fut.set_result(self.committed_seq)
+        else:
+            self._waiters.add(asyncio.ensure_future(wait()))
+        return fut
+
+    def submit_nowait(self, cmd: Command) -> asyncio.Future[JournalEntry]:
         if self._stopped:
             raise Stopped("stopped")
         fut: asyncio.Future[JournalEntry] = asyncio.get_running_loop().create_future()
@@ -115,10 +133,3 @@ class FakeSequencer:
         with contextlib.suppress(asyncio.QueueFull):
             self._inbox.put_nowait((None, None))  # type: ignore[arg-type]
         self._changed.set()
-
-
-class FakeSequencerNowait(FakeSequencer):
-    """Also offers the optional future-returning ``submit_nowait`` the server prefers."""
-
-    def submit_nowait(self, cmd: Command) -> asyncio.Future[JournalEntry]:
-        return self._submit_nowait(cmd)

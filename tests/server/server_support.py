@@ -19,21 +19,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
-from fake_sequencer import FakeSequencer, FakeSequencerNowait
+from fake_sequencer import FakeSequencer
 
 from trade_engine.client import EngineClient
 from trade_engine.core.commands import AddAsset, AddSymbol, Deposit
 from trade_engine.core.events import Rejected
 from trade_engine.core.symbols import SymbolSpec
-from trade_engine.server import Credential, Server, ServerOptions, serve, sign
-from trade_engine.server.frames import FrameDecoder, pack
-from trade_engine.server.messages import PROTOCOL_VERSION
+from trade_engine.gateway.access import Credential
+from trade_engine.native import Server, ServerOptions, serve
+from trade_engine.protocol.frames import FrameDecoder, pack
+from trade_engine.protocol.messages import PROTOCOL_VERSION
+from trade_engine.protocol.signing import sign
 from trade_engine.wire import msgpack_codec
 
 T = TypeVar("T")
 
 SYMBOL = "BTC-USDT"
-BACKENDS = ["fake", "fake-nowait", "real"]
+BACKENDS = ["fake", "real"]
 
 CREDENTIALS = {
     "u1": Credential("u1", "secret-u1-xxxx", "user", 1),
@@ -54,8 +56,6 @@ def run(coro: Awaitable[T], timeout: float = 30.0) -> T:
 async def open_sequencer(backend: str, data_dir: Path, **kw: Any) -> Any:
     if backend == "fake":
         return await FakeSequencer.open(data_dir, sync=False, **kw)
-    if backend == "fake-nowait":
-        return await FakeSequencerNowait.open(data_dir, sync=False, **kw)
     from trade_engine.sequencer import Sequencer
 
     return await Sequencer.open(data_dir, sync=False, **kw)

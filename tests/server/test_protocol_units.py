@@ -16,9 +16,11 @@ from trade_engine.core.commands import (
     Withdraw,
 )
 from trade_engine.core.enums import Side
-from trade_engine.server.auth import Authenticator, AuthError, Credential, authorize, sign
-from trade_engine.server.frames import FrameDecoder, pack
-from trade_engine.server.messages import (
+from trade_engine.gateway.access import Credential, authorize
+from trade_engine.gateway.errors import AccessError
+from trade_engine.native.logon import Authenticator, AuthError
+from trade_engine.protocol.frames import FrameDecoder, pack
+from trade_engine.protocol.messages import (
     CommandRequest,
     EntryBodies,
     ErrorCode,
@@ -27,6 +29,7 @@ from trade_engine.server.messages import (
     decode_server,
     encode,
 )
+from trade_engine.protocol.signing import sign
 
 
 def test_frames_split_and_joined_anywhere() -> None:
@@ -123,20 +126,20 @@ def test_authorize_table() -> None:
     theirs = PlaceOrder(2, "S", "c", Side.BUY, qty=1, price=1)
     assert authorize(user, mine) is mine
     assert authorize(gw, theirs) is theirs
-    with pytest.raises(AuthError):
+    with pytest.raises(AccessError):
         authorize(user, theirs)
-    with pytest.raises(AuthError):
+    with pytest.raises(AccessError):
         authorize(user, AmendOrder(2, "S", order_id=1, new_qty=3))
     assert authorize(user, MassCancel()).user_id == 1
     assert authorize(user, MassCancel(symbol="S")) == MassCancel(1, "S")
-    with pytest.raises(AuthError):
+    with pytest.raises(AccessError):
         authorize(gw, MassCancel(operator="me"))
     assert authorize(op, MassCancel()).operator == "o"
     for cmd in (Deposit(1, "A", 1, "t"), Withdraw(1, "A", 1, "t")):
-        with pytest.raises(AuthError):
+        with pytest.raises(AccessError):
             authorize(user, cmd)
         assert authorize(gw, cmd).operator == "g"
     for cmd in (AddAsset("X", 1), SuspendUser(3)):
-        with pytest.raises(AuthError):
+        with pytest.raises(AccessError):
             authorize(gw, cmd)
         assert authorize(op, cmd).operator == "o"

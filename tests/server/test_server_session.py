@@ -26,8 +26,8 @@ from trade_engine.core.events import (
     Rejected,
     TransferApplied,
 )
-from trade_engine.server.frames import pack
-from trade_engine.server.messages import LogonAck, encode
+from trade_engine.protocol.frames import pack
+from trade_engine.protocol.messages import LogonAck, encode
 
 
 def buy(user: int, coid: str, qty: int = 10, price: int = 5_000_000) -> PlaceOrder:
@@ -287,7 +287,8 @@ def test_big_integers_travel(backend: str) -> None:
 def test_credentials_are_config_like() -> None:
     # the engine process passes its pydantic CredentialConfig objects
     from trade_engine.config import CredentialConfig
-    from trade_engine.server.auth import Authenticator, sign
+    from trade_engine.native.logon import Authenticator
+    from trade_engine.protocol.signing import sign
 
     cfg = CredentialConfig(api_key="k", secret="s" * 8, role="gateway")
     auth = Authenticator({"k": cfg})
@@ -313,7 +314,7 @@ def test_per_session_inflight_limit_and_internal_errors(monkeypatch: pytest.Monk
             ]
 
             # a bug in one request is an INTERNAL error for it, not the end of the session
-            import trade_engine.server.session as session_mod
+            import trade_engine.native.session as session_mod
 
             def broken(*a: object) -> None:
                 raise RuntimeError("boom")

@@ -12,7 +12,7 @@ from trade_engine.client import ConnectionLost, Entry, ServerError
 from trade_engine.core.commands import PlaceOrder
 from trade_engine.core.enums import Side
 from trade_engine.core.events import OrderAccepted
-from trade_engine.server.frames import pack
+from trade_engine.protocol.frames import pack
 
 
 def order(user: int, coid: str, side: Side = Side.BUY, qty: int = 10, price: int = 5_000_000):

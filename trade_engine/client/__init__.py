@@ -8,7 +8,7 @@ from trade_engine.client.errors import (
     LogonError,
     ServerError,
 )
-from trade_engine.server.messages import Entry, QueryResult, Result
+from trade_engine.protocol.messages import Entry, QueryResult, Result
 
 __all__ = [
     "BusyError",

@@ -33,9 +33,8 @@ from trade_engine.client.errors import (
     ServerError,
 )
 from trade_engine.core.commands import Command
-from trade_engine.server.auth import sign
-from trade_engine.server.frames import FrameDecoder
-from trade_engine.server.messages import (
+from trade_engine.protocol.frames import FrameDecoder
+from trade_engine.protocol.messages import (
     PROTOCOL_VERSION,
     Busy,
     CommandRequest,
@@ -54,7 +53,8 @@ from trade_engine.server.messages import (
     decode_server,
     encode,
 )
-from trade_engine.server.outbox import Outbox
+from trade_engine.protocol.outbox import Outbox
+from trade_engine.protocol.signing import sign
 
 Target = tuple[str, int] | str | os.PathLike[str]
 

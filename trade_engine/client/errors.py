@@ -1,4 +1,4 @@
-"""Exceptions raised by the client. Server-side codes are ``trade_engine.server.ErrorCode``."""
+"""Exceptions raised by the client; the server's codes are ``protocol.messages.ErrorCode``."""
 
 from __future__ import annotations
 

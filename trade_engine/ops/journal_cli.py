@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # the heavy modules are imported by the commands that use the
     from trade_engine.core.engine import Engine
     from trade_engine.journal import JournalReader
     from trade_engine.recovery.snapshots import SnapshotInfo
-    from trade_engine.sequencer.records import JournalEntry
+    from trade_engine.wire.records import JournalEntry
 
 EXIT_OK = 0
 EXIT_DAMAGED = 1
@@ -281,7 +281,7 @@ def _catalog_before(
     Returns the catalog and how many records were scanned.
     """
     from trade_engine.recovery.snapshots import list_snapshots, read_snapshot
-    from trade_engine.sequencer.records import decode_command, decode_entry
+    from trade_engine.wire.records import decode_command, decode_entry
 
     cat = Catalog()
     if first > 1:  # definitions older than the journal live only in snapshots
@@ -462,7 +462,7 @@ def _deep_verify(
     from trade_engine.core.engine import Engine
     from trade_engine.core.state import restore_state, state_hash
     from trade_engine.recovery.replay import recover
-    from trade_engine.sequencer.records import decode_entry
+    from trade_engine.wire.records import decode_entry
 
     if first_seq is None or last_seq is None:
         typer.echo("deep: the journal holds no record; nothing to replay")
@@ -552,7 +552,7 @@ def stats(data_dir: DataDir) -> None:
     from trade_engine.journal import JournalError, JournalReader
     from trade_engine.journal.format import RECORD_HEAD_SIZE
     from trade_engine.recovery.snapshots import list_snapshots, read_snapshot
-    from trade_engine.sequencer.records import decode_command
+    from trade_engine.wire.records import decode_command
 
     journal_dir, snapshot_dir = _dirs(data_dir)
     reader = JournalReader(journal_dir)
@@ -636,7 +636,7 @@ def dump(
     """One line per record: seq, time (UTC), the command and the events it produced."""
     from trade_engine.core.codec import to_plain
     from trade_engine.journal import JournalError, JournalRangeError, JournalReader
-    from trade_engine.sequencer.records import decode_entry
+    from trade_engine.wire.records import decode_entry
 
     journal_dir, snapshot_dir = _dirs(data_dir)
     reader = JournalReader(journal_dir)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from trade_engine.core.engine import Engine
 from trade_engine.journal import JournalReader, first_seq
+from trade_engine.recovery.errors import JournalGapError, RecordsMissingError
 from trade_engine.recovery.snapshots import load_newest
-from trade_engine.sequencer.records import decode_command
+from trade_engine.wire.records import decode_command
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def replay_into(
     try:
         for seq, ts, payload in JournalReader(journal_dir).read_from(from_seq, to_seq=to_seq):
             if seq != expected:
-                raise RuntimeError(f"journal jumps from seq {expected - 1} to {seq}")
+                raise JournalGapError(f"journal jumps from seq {expected - 1} to {seq}")
             apply(seq, ts, decode_command(payload))
             expected = seq + 1
             n += 1
@@ -91,7 +92,7 @@ def _recover(
         snap_seq = info.seq
     first = first_seq(journal_dir)
     if first is not None and first > snap_seq + 1:
-        raise RuntimeError(
+        raise RecordsMissingError(
             f"journal starts at seq {first} but the newest usable snapshot is at seq {snap_seq}:"
             " records in between are missing"
         )

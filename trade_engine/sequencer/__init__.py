@@ -1,6 +1,5 @@
 """The sequencer: stamps, journals and applies every command; releases results once durable."""
 
-from trade_engine.sequencer.records import InvalidCommand, JournalEntry
 from trade_engine.sequencer.sequencer import (
     Busy,
     SeqTooOld,
@@ -8,6 +7,7 @@ from trade_engine.sequencer.sequencer import (
     SequencerConfig,
     Stopped,
 )
+from trade_engine.wire.records import InvalidCommand, JournalEntry
 
 __all__ = [
     "Busy",

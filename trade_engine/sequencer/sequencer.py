@@ -20,16 +20,19 @@ import gc
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from trade_engine.core.commands import Command
 from trade_engine.core.engine import Engine
 from trade_engine.core.state import export_state
 from trade_engine.journal import JournalRangeError, JournalReader, JournalWriter, first_seq
+from trade_engine.recovery import RecoveryError
+from trade_engine.recovery.replay import RecoveryResult, recover
 from trade_engine.recovery.snapshots import (
     encode_snapshot,
     list_snapshots,
@@ -38,15 +41,12 @@ from trade_engine.recovery.snapshots import (
     write_snapshot_bytes,
 )
 from trade_engine.sequencer.clock import EngineClock
-from trade_engine.sequencer.records import (
+from trade_engine.wire.records import (
     JournalEntry,
     check_command,
     decode_entry,
     encode_record,
 )
-
-if TYPE_CHECKING:
-    from trade_engine.recovery.replay import RecoveryResult
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,9 @@ class SequencerConfig:
 
 
 _Pending = tuple["asyncio.Future[JournalEntry]", JournalEntry]
+# a queued command: the command, its msgpack (checked at the door, written into its record as
+# is), and the future its submitter waits on
+_Queued = tuple[Command, bytes, "asyncio.Future[JournalEntry]"]
 
 
 class Sequencer:
@@ -100,13 +103,11 @@ class Sequencer:
         self.recovery = recovery
         self._journal = journal
         self._clock = EngineClock(engine.ts)
-        self._inbox: asyncio.Queue[tuple[Command, asyncio.Future[JournalEntry]]] = asyncio.Queue(
-            config.max_queue
-        )
+        self._inbox: asyncio.Queue[_Queued] = asyncio.Queue(config.max_queue)
         self._fsync_pool = ThreadPoolExecutor(1, thread_name_prefix="journal-fsync")
         self._subscribers: set[_Subscriber] = set()
         # the batch being applied and the batch whose fsync is running (for failure handling)
-        self._batch: list[tuple[Command, asyncio.Future[JournalEntry]]] = []
+        self._batch: list[_Queued] = []
         self._inflight: list[_Pending] = []
         self._closed = False  # journal closed: subscriptions end at committed_seq
         self._snapshot_wanted = False
@@ -114,6 +115,8 @@ class Sequencer:
         self._failed: BaseException | None = None
         self.last_seq = engine.seq  # applied
         self.committed_seq = engine.seq  # durable and released
+        # when_durable() waiters, by the seq they wait for (seqs only grow: a FIFO)
+        self._durable_waiters: deque[tuple[int, asyncio.Future[int]]] = deque()
         self._last_snapshot_seq = recovery.snapshot_seq if recovery else 0
         self._last_snapshot_time = time.monotonic()
         self._snapshot_child: int | None = None
@@ -132,8 +135,6 @@ class Sequencer:
         cfg = config or SequencerConfig()
         if overrides:
             cfg = dataclasses.replace(cfg, **overrides)  # type: ignore[arg-type]
-        from trade_engine.recovery.replay import recover  # (recovery reads sequencer records)
-
         data_dir.mkdir(parents=True, exist_ok=True)
         journal_dir = data_dir / "journal"
         # opening the writer first cuts a torn tail before anything reads the journal
@@ -153,7 +154,7 @@ class Sequencer:
             raise
         if result.last_seq != journal.last_seq and journal.last_seq:
             journal.close(commit=False)
-            raise RuntimeError(
+            raise RecoveryError(
                 f"recovered state is at seq {result.last_seq} but the journal ends at"
                 f" {journal.last_seq}"
             )
@@ -170,7 +171,7 @@ class Sequencer:
         """Finish what is queued, make it durable, and close the journal."""
         self._stopping = True
         with contextlib.suppress(asyncio.QueueFull):
-            self._inbox.put_nowait((_STOP, asyncio.get_running_loop().create_future()))
+            self._inbox.put_nowait((_STOP, b"", asyncio.get_running_loop().create_future()))
         while self._run_task is not None and not self._run_task.done():
             await asyncio.sleep(0.005)
         self._close()
@@ -186,6 +187,10 @@ class Sequencer:
             self._closed = True
             for sub in list(self._subscribers):
                 sub.close()
+            while self._durable_waiters:
+                w = self._durable_waiters.popleft()[1]
+                if not w.done():
+                    w.set_exception(Stopped("the sequencer stopped"))
 
     _run_task: asyncio.Task[None] | None = None
 
@@ -217,18 +222,16 @@ class Sequencer:
         """
         if self._stopping or self._failed is not None:
             raise Stopped("the sequencer is not accepting commands")
-        check_command(cmd)  # a record that cannot be read back must never reach the journal
+        data = check_command(cmd)  # a record that cannot be read back must never be written
         fut: asyncio.Future[JournalEntry] = asyncio.get_running_loop().create_future()
         try:
-            self._inbox.put_nowait((cmd, fut))
+            self._inbox.put_nowait((cmd, data, fut))
         except asyncio.QueueFull:
             self.stats.busy += 1
             raise Busy(f"inbound queue full ({self.config.max_queue})") from None
         return fut
 
-    def _drain(
-        self, first: tuple[Command, asyncio.Future[JournalEntry]] | None
-    ) -> list[tuple[Command, asyncio.Future[JournalEntry]]]:
+    def _drain(self, first: _Queued | None) -> list[_Queued]:
         batch = [] if first is None else [first]
         inbox = self._inbox
         limit = self.config.max_batch
@@ -279,7 +282,7 @@ class Sequencer:
             self._release(self._inflight)
             self._inflight = []
 
-    async def _next_command(self) -> tuple[Command, asyncio.Future[JournalEntry]] | None:
+    async def _next_command(self) -> _Queued | None:
         """The next queued command; when idle, wake up in time for a due timed snapshot."""
         every = self.config.snapshot_every_seconds
         nothing_new = self.engine.seq == self._last_snapshot_seq
@@ -291,20 +294,20 @@ class Sequencer:
         except TimeoutError:
             return None
 
-    def _apply(self, batch: list[tuple[Command, asyncio.Future[JournalEntry]]]) -> list[_Pending]:
+    def _apply(self, batch: list[_Queued]) -> list[_Pending]:
         engine = self.engine
         apply = engine.apply
         append = self._journal.append
         now = self._clock.now
         out: list[_Pending] = []
         seq = self.last_seq
-        for cmd, fut in batch:
+        for cmd, data, fut in batch:
             if cmd is _STOP:
                 continue
             seq += 1
             ts = now()
             events = apply(seq, ts, cmd)
-            append(seq, ts, encode_record(cmd, events))
+            append(seq, ts, encode_record(data, events))
             out.append((fut, JournalEntry(seq, ts, cmd, events)))
         self.last_seq = seq
         self.stats.batches += 1 if out else 0
@@ -314,19 +317,27 @@ class Sequencer:
     def _release(self, done: list[_Pending]) -> None:
         if not done:
             return
-        self.committed_seq = done[-1][1].seq
+        committed = self.committed_seq = done[-1][1].seq
         for fut, entry in done:
             if not fut.done():
                 fut.set_result(entry)
+        waiters = self._durable_waiters
+        while waiters and waiters[0][0] <= committed:
+            w = waiters.popleft()[1]
+            if not w.done():
+                w.set_result(committed)
         if self._subscribers:
             for sub in list(self._subscribers):
                 sub.offer([e for _, e in done])
 
     def _fail_pending(self, exc: BaseException) -> None:
         err = Stopped(f"sequencer failed: {exc!r}")
-        futs = [fut for fut, _ in self._inflight] + [fut for _, fut in self._batch]
+        futs: list[asyncio.Future[Any]] = [f for f, _ in self._inflight]
+        futs += [f for _, _, f in self._batch]
         while not self._inbox.empty():
-            futs.append(self._inbox.get_nowait()[1])
+            futs.append(self._inbox.get_nowait()[2])
+        futs += [w for _, w in self._durable_waiters]
+        self._durable_waiters.clear()
         for fut in futs:
             if not fut.done():
                 fut.set_exception(err)
@@ -334,6 +345,21 @@ class Sequencer:
         self._closed = True
         for sub in list(self._subscribers):
             sub.close()
+
+    def when_durable(self, seq: int) -> asyncio.Future[int]:
+        """A future that resolves (with the durable seq) once everything up to ``seq`` is on
+        disk and released; at once if it already is. Fails with Stopped if the sequencer does.
+
+        Queries read state that may be applied but not yet fsynced: their answers wait here.
+        """
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if seq <= self.committed_seq:
+            fut.set_result(self.committed_seq)
+        elif self._failed is not None or self._closed:
+            fut.set_exception(Stopped("the sequencer is not running"))
+        else:
+            self._durable_waiters.append((seq, fut))
+        return fut
 
     # ------------------------------------------------------------------ subscriptions
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from trade_engine.server.frames import HEADER
+from trade_engine.protocol.frames import HEADER
 
 _pack_header = HEADER.pack
 

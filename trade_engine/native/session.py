@@ -11,18 +11,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from trade_engine.sequencer import Busy as SeqBusy
-from trade_engine.sequencer import SeqTooOld, Stopped
-from trade_engine.server.auth import AuthError, CredentialLike, Role, authorize
-from trade_engine.server.frames import FrameDecoder
-from trade_engine.server.messages import (
+from trade_engine.gateway.access import CredentialLike, Role, authorize
+from trade_engine.gateway.errors import GatewayError
+from trade_engine.gateway.port import Busy as SeqBusy
+from trade_engine.gateway.port import EnginePort, SeqTooOld, Stopped, aclose_stream
+from trade_engine.gateway.queries import run_query
+from trade_engine.native.logon import Authenticator, AuthError
+from trade_engine.native.options import ServerOptions
+from trade_engine.protocol.frames import FrameDecoder
+from trade_engine.protocol.messages import (
     PROTOCOL_VERSION,
     SUPPORTED_VERSIONS,
     Busy,
     CommandRequest,
+    EntryBodies,
     Error,
     ErrorCode,
     Heartbeat,
@@ -39,11 +45,7 @@ from trade_engine.server.messages import (
     decode_client,
     encode,
 )
-from trade_engine.server.outbox import Outbox
-from trade_engine.server.queries import QueryError, run_query
-
-if TYPE_CHECKING:
-    from trade_engine.server.server import Server
+from trade_engine.protocol.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +53,23 @@ _HEARTBEAT = encode(Heartbeat())
 _LOGOUT = encode(Logout())
 
 
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """What every session of one server shares."""
+
+    port: EnginePort
+    options: ServerOptions
+    auth: Authenticator
+    entry_bodies: EntryBodies  # encoded stream entries, shared by every subscription
+
+
 class Session:
     def __init__(
-        self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, ctx: SessionContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        self.server = server
-        self.seqr = server.seqr
-        self.opts = server.options
+        self.ctx = ctx
+        self.port = ctx.port
+        self.opts = ctx.options
         self.reader = reader
         self.loop = asyncio.get_running_loop()
         self.outbox = Outbox(
@@ -76,10 +88,6 @@ class Session:
         self.errors = 0
         self.closing = False
         self.read_paused = False  # waiting for the peer to drain: its silence is ours
-        # optional future-returning submit: saves creating a Task per command
-        self._submit_nowait: Callable[[Any], asyncio.Future[Any]] | None = getattr(
-            self.seqr, "submit_nowait", None
-        )
         self._handlers: dict[type, Callable[[Any], None]] = {
             CommandRequest: self._on_command,
             Query: self._on_query,
@@ -218,7 +226,7 @@ class Session:
             )
             return
         try:
-            cred = self.server.auth.verify(msg.api_key, msg.ts, msg.nonce, msg.signature)
+            cred = self.ctx.auth.verify(msg.api_key, msg.ts, msg.nonce, msg.signature)
         except AuthError as e:
             self.fatal(e.code, e.message)
             return
@@ -237,7 +245,7 @@ class Session:
                     PROTOCOL_VERSION,
                     cred.user_id,
                     cred.role,
-                    self.seqr.committed_seq,
+                    self.port.committed_seq,
                     round(self.heartbeat * 1000),
                     opts.max_frame_bytes,
                 )
@@ -257,24 +265,20 @@ class Session:
         assert self.cred is not None
         try:
             cmd = authorize(self.cred, msg.command)
-        except AuthError as e:
-            self._send_error(e.code, e.message, msg.id)
+        except GatewayError as e:
+            self._send_error(ErrorCode(e.kind), e.message, msg.id)
             return
         if self.inflight >= self.opts.max_inflight:
             self.outbox.send(encode(Busy(msg.id)))
             return
-        submit_nowait = self._submit_nowait
-        if submit_nowait is not None:
-            try:
-                fut = submit_nowait(cmd)
-            except SeqBusy:
-                self.outbox.send(encode(Busy(msg.id)))
-                return
-            except Stopped as e:
-                self._send_error(ErrorCode.UNAVAILABLE, str(e), msg.id)
-                return
-        else:
-            fut = asyncio.ensure_future(self.seqr.submit(cmd))
+        try:
+            fut = self.port.submit_nowait(cmd)
+        except SeqBusy:
+            self.outbox.send(encode(Busy(msg.id)))
+            return
+        except Stopped as e:
+            self._send_error(ErrorCode.UNAVAILABLE, str(e), msg.id)
+            return
         self.inflight += 1
         fut.add_done_callback(partial(self._command_done, msg.id))
 
@@ -298,17 +302,29 @@ class Session:
 
     def _on_query(self, msg: Query) -> None:
         assert self.cred is not None
-        engine = self.seqr.engine
+        engine = self.port.engine
         try:
             data = run_query(engine, self.cred, msg.kind, msg.args)
-        except QueryError as e:
-            self._send_error(e.code, e.message, msg.id)
+        except GatewayError as e:
+            self._send_error(ErrorCode(e.kind), e.message, msg.id)
             return
         # the state may include commands whose journal records are not on disk yet:
         # durable before visible, so the answer waits for them
         as_of = engine.seq
         body = encode(QueryResult(msg.id, as_of, data))
-        self.server.commits.after(as_of, partial(self.outbox.send, body))
+        if as_of <= self.port.committed_seq:
+            self.outbox.send(body)
+            return
+        self.port.when_durable(as_of).add_done_callback(partial(self._answer, msg.id, body))
+
+    def _answer(self, request_id: int, body: bytes, durable: asyncio.Future[int]) -> None:
+        if durable.cancelled():
+            return
+        exc = durable.exception()
+        if exc is None:
+            self.outbox.send(body)
+        else:
+            self._send_error(ErrorCode.UNAVAILABLE, str(exc), request_id)
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -342,12 +358,12 @@ class Session:
 
     async def _pump(self, sub_id: int, from_seq: int) -> None:
         out = self.outbox
-        bodies = self.server.entry_bodies
+        bodies = self.ctx.entry_bodies
         timeout = self.opts.slow_consumer_seconds
         stream = None
         next_seq = from_seq
         try:
-            stream = self.seqr.subscribe(from_seq)
+            stream = self.port.subscribe(from_seq)
             async for entry in stream:
                 if out.closed:
                     return
@@ -374,11 +390,3 @@ class Session:
         if self.subs.get(sub_id) is asyncio.current_task():
             del self.subs[sub_id]
         self._send_error(code, message, sub_id)
-
-
-async def aclose_stream(stream: object) -> None:
-    """Close an async generator now (not at garbage collection), so the sequencer drops
-    its subscriber at once."""
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()

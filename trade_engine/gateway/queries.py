@@ -1,7 +1,8 @@
 """Read-only queries over the engine state, answered as plain data (amounts as ints).
 
 Run on the event-loop thread between two sequencer steps, so the state is consistent. The
-session holds each answer back until the seq it reflects is durable.
+caller holds each answer back until the seq it reflects is durable (``EnginePort.when_durable``).
+Gateway-neutral: errors are ``QueryError`` with a stable kind; each gateway renders them.
 """
 
 from __future__ import annotations
@@ -11,26 +12,19 @@ from typing import Any, Final
 
 from trade_engine.core.engine import Engine
 from trade_engine.core.symbols import Market
+from trade_engine.gateway.access import CredentialLike, Role
+from trade_engine.gateway.errors import ErrorKind, QueryError
 from trade_engine.matcher.order import Order
-from trade_engine.server.auth import CredentialLike, Role
-from trade_engine.server.messages import ErrorCode
 
 DEFAULT_DEPTH: Final = 100
 MAX_DEPTH: Final = 5_000
-
-
-class QueryError(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def run_query(engine: Engine, cred: CredentialLike, kind: str, args: Mapping[str, Any]) -> Any:
     fn = _KINDS.get(kind)
     if fn is None:
         raise QueryError(
-            ErrorCode.UNKNOWN_QUERY, f"unknown query {kind!r}; one of {sorted(_KINDS)}"
+            ErrorKind.UNKNOWN_QUERY, f"unknown query {kind!r}; one of {sorted(_KINDS)}"
         )
     return fn(engine, cred, args)
 
@@ -63,9 +57,9 @@ def order_data(o: Order) -> dict[str, Any]:
 def _arg(args: Mapping[str, Any], name: str, typ: type, default: Any = None) -> Any:
     v = args.get(name, default)
     if v is None and default is None:
-        raise QueryError(ErrorCode.BAD_QUERY, f"missing argument {name!r}")
+        raise QueryError(ErrorKind.BAD_QUERY, f"missing argument {name!r}")
     if type(v) is not typ:
-        raise QueryError(ErrorCode.BAD_QUERY, f"argument {name!r} must be {typ.__name__}")
+        raise QueryError(ErrorKind.BAD_QUERY, f"argument {name!r} must be {typ.__name__}")
     return v
 
 
@@ -74,14 +68,14 @@ def _user(cred: CredentialLike, args: Mapping[str, Any], *, required: bool = Tru
     uid = args.get("user_id")
     if cred.role == Role.USER:
         if uid is not None and uid != cred.user_id:
-            raise QueryError(ErrorCode.NOT_OWNER, f"this credential is user {cred.user_id}")
+            raise QueryError(ErrorKind.NOT_OWNER, f"this credential is user {cred.user_id}")
         return cred.user_id
     if uid is None:
         if required:
-            raise QueryError(ErrorCode.BAD_QUERY, "missing argument 'user_id'")
+            raise QueryError(ErrorKind.BAD_QUERY, "missing argument 'user_id'")
         return None
     if type(uid) is not int:
-        raise QueryError(ErrorCode.BAD_QUERY, "argument 'user_id' must be int")
+        raise QueryError(ErrorKind.BAD_QUERY, "argument 'user_id' must be int")
     return uid
 
 
@@ -130,10 +124,10 @@ def _depth(engine: Engine, cred: CredentialLike, args: Mapping[str, Any]) -> Any
     symbol = _arg(args, "symbol", str)
     limit = _arg(args, "limit", int, DEFAULT_DEPTH)
     if not 0 < limit <= MAX_DEPTH:
-        raise QueryError(ErrorCode.BAD_QUERY, f"limit must be 1..{MAX_DEPTH}")
+        raise QueryError(ErrorKind.BAD_QUERY, f"limit must be 1..{MAX_DEPTH}")
     book = engine.books.get(symbol)
     if book is None:
-        raise QueryError(ErrorCode.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+        raise QueryError(ErrorKind.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
     m = engine.markets[symbol]
     return {
         "symbol": symbol,
@@ -173,7 +167,7 @@ def _symbols(engine: Engine, cred: CredentialLike, args: Mapping[str, Any]) -> A
     if symbol:
         m = engine.markets.get(symbol)
         if m is None:
-            raise QueryError(ErrorCode.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+            raise QueryError(ErrorKind.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
         return [symbol_data(engine, m)]
     return [symbol_data(engine, engine.markets[s]) for s in sorted(engine.markets)]
 

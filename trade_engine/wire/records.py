@@ -1,4 +1,7 @@
-"""What one journal record holds: the sequenced command and the events it produced.
+"""The journal record format: the sequenced command and the events it produced.
+
+Below both the sequencer (which writes records) and recovery (which replays them); the journal
+itself stores the payload as opaque bytes.
 
 Payload = msgpack ``{"v": RECORD_VERSION, "c": <tagged command>, "e": [<tagged events>]}``.
 Keeping the events in the record lets subscribers and sinks be served from disk without
@@ -37,31 +40,34 @@ _COMMAND_TYPES = frozenset(COMMAND_TYPES)
 _full_decoder: Any = msgspec.msgpack.Decoder(_Full)
 
 
-def encode_record(cmd: Command, events: list[Event]) -> bytes:
-    return msgpack_codec.encode({"v": RECORD_VERSION, "c": cmd, "e": events})
+def encode_record(cmd: Command | bytes, events: list[Event]) -> bytes:
+    """The payload of one journal record; ``cmd`` may be its msgpack from ``check_command``."""
+    c = msgspec.Raw(cmd) if isinstance(cmd, bytes) else cmd
+    return msgpack_codec.encode({"v": RECORD_VERSION, "c": c, "e": events})
 
 
 class InvalidCommand(ValueError):
     """A command whose fields do not have their declared types (it could not be read back)."""
 
 
-def check_command(cmd: Command) -> None:
-    """Refuse a command that would not survive the journal round trip unchanged."""
+def check_command(cmd: Command) -> bytes:
+    """The command's msgpack, or InvalidCommand if it would not survive the journal round trip
+    unchanged. The bytes go into its record as they are (``encode_record``): encoded once."""
     if type(cmd) not in _COMMAND_TYPES:
         raise InvalidCommand(f"not a command: {type(cmd).__name__}")
     try:
-        back = _one_cmd_decoder.decode(msgpack_codec.encode(cmd))
+        data = msgpack_codec.encode(cmd)
+        back = _one_cmd_decoder.decode(data)
     except msgspec.ValidationError:
         try:
-            back = msgspec.convert(
-                msgpack_codec.decode(msgpack_codec.encode(cmd)), msgpack_codec.COMMAND_UNION
-            )
+            back = msgspec.convert(msgpack_codec.decode(data), msgpack_codec.COMMAND_UNION)
         except msgspec.ValidationError as exc:
             raise InvalidCommand(f"{type(cmd).__name__}: {exc}") from None
     except (TypeError, OverflowError) as exc:
         raise InvalidCommand(f"{type(cmd).__name__}: {exc}") from None
     if back != cmd:
         raise InvalidCommand(f"{type(cmd).__name__} does not survive encoding unchanged")
+    return data
 
 
 def _decode(payload: bytes | memoryview, decoder: Any, typ: Any) -> Any:
