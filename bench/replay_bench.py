@@ -38,7 +38,7 @@ from trade_engine.journal import JournalWriter
 from trade_engine.recovery.replay import recover
 from trade_engine.recovery.snapshots import write_snapshot
 from trade_engine.sequencer import Sequencer
-from trade_engine.sequencer.records import encode_record
+from trade_engine.wire.records import encode_record
 
 
 def build(data: Path, n: int) -> tuple[Engine, float]:
