@@ -17,6 +17,7 @@ class ErrorKind(StrEnum):
     UNKNOWN_QUERY = "UNKNOWN_QUERY"
     BAD_QUERY = "BAD_QUERY"  # missing or mistyped arguments, or out of range
     UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    INVALID_NUMBER = "INVALID_NUMBER"  # a decimal string off its grid or malformed (units)
 
 
 class GatewayError(Exception):
