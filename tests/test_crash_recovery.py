@@ -19,6 +19,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from helpers.bench import engine_proc
 
 from trade_engine.client import ClientError, EngineClient
 from trade_engine.core.commands import CancelOrder, Command, Deposit, PlaceOrder
@@ -28,9 +29,6 @@ from trade_engine.core.state import state_hash
 from trade_engine.journal import JournalReader
 from trade_engine.recovery.replay import recover
 from trade_engine.wire.records import decode_entry
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from engine_proc import KEY, SECRET, free_port, write_config
 
 ROUNDS = 5
 
@@ -50,7 +48,9 @@ async def _connect(port: int, proc: subprocess.Popen[bytes]) -> EngineClient:
             err = proc.stderr.read().decode() if proc.stderr else ""
             raise AssertionError(f"engine exited with {proc.returncode}: {err[-2000:]}")
         try:
-            return await EngineClient.connect(("127.0.0.1", port), KEY, SECRET, timeout=5)
+            return await EngineClient.connect(
+                ("127.0.0.1", port), engine_proc.KEY, engine_proc.SECRET, timeout=5
+            )
         except (OSError, ConnectionError, ClientError):
             if time.monotonic() > deadline:
                 raise
@@ -128,9 +128,9 @@ def _unstamped(cmd: Command) -> Command:
 @pytest.mark.timeout(300)
 def test_sigkill_loop_loses_nothing_acknowledged(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    port = free_port()
+    port = engine_proc.free_port()
     cfg = tmp_path / "engine.yaml"
-    write_config(cfg, data, port, snapshot_every=700)
+    engine_proc.write_config(cfg, data, port, snapshot_every=700)
     acked: dict[int, tuple[Command, list]] = {}
     flow = Flow(42)
 

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import shutil
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,10 +16,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner, Result
-
-sys.path.insert(0, str(Path(__file__).parent / "sequencer"))
-from seq_testutil import (
+from helpers.sequencer import (
     commands,
     flip_byte,
     record_offsets,
@@ -30,6 +26,7 @@ from seq_testutil import (
     segments,
     submit_all,
 )
+from typer.testing import CliRunner, Result
 
 from trade_engine.core.events import BalanceChanged, BookLevelChanged, Trade
 from trade_engine.journal import JournalWriter

@@ -9,9 +9,9 @@ sum of available + reserved over all accounts equals deposits minus withdrawals.
 from __future__ import annotations
 
 import pytest
+from helpers.engine import Harness, of, one, rejected, trades
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import Harness, of, one, rejected, trades
 
 from trade_engine.core.commands import Deposit, SetFeeTier, Withdraw
 from trade_engine.core.enums import OrderType, Side, StpMode, TimeInForce

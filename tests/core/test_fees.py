@@ -10,7 +10,7 @@ A BUY reserves limit_price x qty x 100 + taker fee on that.
 from __future__ import annotations
 
 import pytest
-from support import SYMBOL, Harness, default_spec, of, one, rejected, trades
+from helpers.engine import SYMBOL, Harness, default_spec, of, one, rejected, trades
 
 from trade_engine.core.commands import (
     AddAsset,

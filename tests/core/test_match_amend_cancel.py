@@ -7,7 +7,18 @@ price change or an increase goes to the back (and may trade). One lot at P = 10_
 
 from __future__ import annotations
 
-from support import SYMBOL, B, Harness, U, accepted_id, default_spec, of, one, rejected, trades
+from helpers.engine import (
+    SYMBOL,
+    B,
+    Harness,
+    U,
+    accepted_id,
+    default_spec,
+    of,
+    one,
+    rejected,
+    trades,
+)
 
 from trade_engine.core.commands import (
     AddAsset,

@@ -10,7 +10,7 @@ Every expected number below is worked out by hand in the comment next to it.
 
 from __future__ import annotations
 
-from support import SYMBOL, B, U, accepted_id, funded, of, one, rejected, trades
+from helpers.engine import SYMBOL, B, U, accepted_id, funded, of, one, rejected, trades
 
 from trade_engine.core.commands import SetFeeTier
 from trade_engine.core.enums import EndReason, OrderStatus, OrderType, Side, StpMode, TimeInForce

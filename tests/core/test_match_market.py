@@ -9,7 +9,7 @@ rounded down.
 
 from __future__ import annotations
 
-from support import SYMBOL, B, Harness, U, accepted_id, funded, of, one, rejected, trades
+from helpers.engine import SYMBOL, B, Harness, U, accepted_id, funded, of, one, rejected, trades
 
 from trade_engine.core.enums import EndReason, OrderStatus, OrderType, Side, TimeInForce
 from trade_engine.core.events import (

@@ -6,7 +6,7 @@ Numbers: one lot at P = 10_000 has notional 1_000_000 and reserves 1_001_000 on 
 
 from __future__ import annotations
 
-from support import SYMBOL, Harness, accepted_id, default_spec, funded, one, rejected
+from helpers.engine import SYMBOL, Harness, accepted_id, default_spec, funded, one, rejected
 
 from trade_engine.core.commands import AmendOrder, PlaceOrder, SetSymbolStatus, SuspendUser
 from trade_engine.core.enums import OrderStatus, OrderType, Side, SymbolStatus, TimeInForce

@@ -9,7 +9,7 @@ at its limit price. Users 8 and 9 only print a trade to set the last price.
 
 from __future__ import annotations
 
-from support import SYMBOL, B, Harness, U, accepted_id, of, one, rejected, trades
+from helpers.engine import SYMBOL, B, Harness, U, accepted_id, of, one, rejected, trades
 
 from trade_engine.core.commands import AmendOrder, MassCancel
 from trade_engine.core.enums import EndReason, OrderStatus, OrderType, Side, TimeInForce

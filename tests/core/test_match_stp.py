@@ -8,7 +8,7 @@ One lot at P = 10_000 costs 1_000_000 + 1_000 taker fee (maker fee 500).
 
 from __future__ import annotations
 
-from support import SYMBOL, B, Harness, U, accepted_id, funded, of, one, trades
+from helpers.engine import SYMBOL, B, Harness, U, accepted_id, funded, of, one, trades
 
 from trade_engine.core.commands import SetAccountFlags
 from trade_engine.core.enums import EndReason, OrderType, Side, StpMode

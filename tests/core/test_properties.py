@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
-from hypothesis import strategies as st
-from strategies import (
+from helpers.engine import Harness
+from helpers.strategies import (
     BASE,
     HOUR_NS,
     INITIAL,
@@ -45,7 +44,8 @@ from strategies import (
     TimeJump,
     scenarios,
 )
-from support import Harness
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
 
 from trade_engine.accounts.fees import band_down, band_up
 from trade_engine.core import codec

@@ -1,4 +1,4 @@
-from support import Harness, trades
+from helpers.engine import Harness, trades
 
 from trade_engine.core.events import OrderAccepted
 

@@ -15,9 +15,9 @@ import re
 from typing import Any
 
 import pytest
+from helpers.engine import SYMBOL, Harness, default_spec, one, rejected, trades
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import SYMBOL, Harness, default_spec, one, rejected, trades
 
 from trade_engine.core.commands import (
     AddAsset,

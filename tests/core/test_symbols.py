@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from support import SYMBOL, Harness, default_spec, of, one, rejected, trades
+from helpers.engine import SYMBOL, Harness, default_spec, of, one, rejected, trades
 
 from trade_engine.core.commands import (
     AddAsset,

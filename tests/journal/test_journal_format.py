@@ -7,7 +7,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from journal_testutil import chain, segment_files
+from helpers.journal import chain, segment_files
 
 from trade_engine.journal import JournalCorruptError, JournalWriter
 from trade_engine.journal.format import (

@@ -7,9 +7,9 @@ import tempfile
 from pathlib import Path
 from typing import cast
 
+from helpers.journal import chain_of, segment_files
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from journal_testutil import chain_of, segment_files
 
 from trade_engine.journal import JournalReader, JournalWriter
 from trade_engine.journal.format import encode_record

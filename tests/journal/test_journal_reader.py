@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from journal_testutil import record_offsets, segment_files, write_journal
+from helpers.journal import record_offsets, segment_files, write_journal
 
 from trade_engine.journal import (
     JournalCorruptError,

@@ -7,7 +7,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from journal_testutil import (
+from helpers.journal import (
     chain_of,
     flip,
     record_offsets,

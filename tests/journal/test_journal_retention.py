@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from journal_testutil import segment_files, write_journal
+from helpers.journal import segment_files, write_journal
 
 from trade_engine.journal import JournalReader, JournalWriter, prune_segments_before
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from journal_testutil import chain_of, flip, record_offsets, segment_files, write_journal
+from helpers.journal import chain_of, flip, record_offsets, segment_files, write_journal
 
 from trade_engine.journal import JournalCorruptError, JournalReader, JournalWriter
 

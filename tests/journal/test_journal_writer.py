@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from journal_testutil import (
+from helpers.journal import (
     chain_of,
     payload,
     record_offsets,

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from seq_testutil import commands, run, running, submit_all
+from helpers.sequencer import commands, run, running, submit_all
 
 from trade_engine.core.commands import Deposit
 from trade_engine.core.state import state_hash

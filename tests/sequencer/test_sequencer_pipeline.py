@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from seq_testutil import commands, journal_entries, run, running, submit_all
+from helpers.sequencer import commands, journal_entries, run, running, submit_all
 
 from trade_engine.core.engine import Engine
 from trade_engine.journal import JournalLockedError, JournalReader

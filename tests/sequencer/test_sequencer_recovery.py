@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from seq_testutil import (
+from helpers.sequencer import (
     commands,
     flip_byte,
     journal_entries,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from seq_testutil import (
+from helpers.sequencer import (
     collect,
     commands,
     journal_entries,

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from seq_testutil import collect, commands, run, running, submit_all
+from helpers.sequencer import collect, commands, run, running, submit_all
 
 from trade_engine.journal import JournalReader
 from trade_engine.sequencer import JournalEntry, SeqTooOld, Sequencer

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from server_support import BACKENDS, CREDENTIALS, SETUP_SEQ, SYMBOL, harness, run
+from helpers.native import BACKENDS, CREDENTIALS, SETUP_SEQ, SYMBOL, harness, run
 
 from trade_engine.client import BusyError, ConnectionLost, EngineClient, LogonError, ServerError
 from trade_engine.core.commands import (

@@ -6,7 +6,7 @@ import asyncio
 import struct
 
 import pytest
-from server_support import BACKENDS, SETUP_SEQ, SYMBOL, harness, run
+from helpers.native import BACKENDS, SETUP_SEQ, SYMBOL, harness, run
 
 from trade_engine.client import ConnectionLost, Entry, ServerError
 from trade_engine.core.commands import PlaceOrder

@@ -6,20 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from helpers.bench import core_bench
 from trade_engine.core.commands import AddAsset, Command, Deposit
 from trade_engine.core.engine import Engine
 from trade_engine.core.state import state_hash
 from trade_engine.journal import JournalReader
 from trade_engine.sequencer import JournalEntry, Sequencer
 from trade_engine.wire.records import decode_entry
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import core_bench
 
 T = TypeVar("T")
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
-from fake_sequencer import FakeSequencer
 
+from helpers.fake_sequencer import FakeSequencer
 from trade_engine.client import EngineClient
 from trade_engine.core.commands import AddAsset, AddSymbol, Deposit
 from trade_engine.core.events import Rejected

@@ -1,0 +1,1 @@
+"""Shared test helpers, imported as ``helpers.<module>`` (pyproject puts tests/ on sys.path)."""
