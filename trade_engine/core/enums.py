@@ -61,9 +61,3 @@ class EndReason(StrEnum):
     POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
     SELF_TRADE_PREVENTED = "SELF_TRADE_PREVENTED"
     QUOTE_BUDGET_EXHAUSTED = "QUOTE_BUDGET_EXHAUSTED"  # market buy by quote amount
-    AMENDED_AWAY = "AMENDED_AWAY"
-
-
-class BookSide(StrEnum):
-    BID = "BID"
-    ASK = "ASK"

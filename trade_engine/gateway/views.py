@@ -124,7 +124,7 @@ class OrderBookkeeper:
 
     A gateway feeds it the ordered event stream (``fold`` per entry); orders it has not seen
     accepted (it joined the stream late) are picked up from their first event that carries
-    enough to describe them. ``forget`` drops finished orders a gateway no longer needs.
+    enough to describe them.
     """
 
     def __init__(self) -> None:
@@ -132,9 +132,6 @@ class OrderBookkeeper:
 
     def get(self, order_id: int) -> OrderView | None:
         return self.orders.get(order_id)
-
-    def forget(self, order_id: int) -> None:
-        self.orders.pop(order_id, None)
 
     def fold(self, seq: int, ts: int, events: Iterable[Any]) -> list[OrderUpdate]:
         out: list[OrderUpdate] = []

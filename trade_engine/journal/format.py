@@ -98,21 +98,15 @@ def decode_header(data: bytes, path: Path, seq: int) -> SegmentHeader:
     return SegmentHeader(first_seq, entering, prev_last_offset, version)
 
 
-def chain_hash(prev: bytes, hashed: bytes | memoryview) -> bytes:
-    """h_n = blake2b-128(h_{n-1} || seq || ts || payload), with seq/ts as encoded on disk."""
-    return hashlib.blake2b(prev + hashed, digest_size=HASH_SIZE).digest()
-
-
 def encode_record(prev_hash: bytes, seq: int, ts: int, payload: bytes) -> tuple[bytes, bytes]:
-    """Return (record bytes, chain hash of the record). Arguments must be in range."""
+    """Return (record bytes, chain hash of the record). Arguments must be in range.
+
+    h_n = blake2b-128(h_{n-1} || seq || ts || payload), with seq/ts as encoded on disk.
+    """
     hashed = _SEQ_TS.pack(seq, ts) + payload
     h = hashlib.blake2b(prev_hash + hashed, digest_size=HASH_SIZE).digest()
     body = h + hashed
     return _PREFIX.pack(len(payload), zlib.crc32(body)) + body, h
-
-
-def record_size(payload_len: int) -> int:
-    return RECORD_HEAD_SIZE + payload_len
 
 
 def segment_name(first_seq: int) -> str:

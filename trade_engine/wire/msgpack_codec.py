@@ -78,7 +78,6 @@ COMMAND_UNION: Any = _command_union
 EVENT_UNION: Any = _event_union
 
 _cmd_decoder = msgspec.msgpack.Decoder(_command_union)
-_event_list_decoder = msgspec.msgpack.Decoder(list[_event_union])
 
 
 def decode_command(data: bytes | memoryview) -> Any:
@@ -88,15 +87,3 @@ def decode_command(data: bytes | memoryview) -> Any:
     except msgspec.ValidationError:
         # an ext-coded big integer (or a genuinely bad record: convert re-raises for that)
         return msgspec.convert(decode(data), _command_union)
-
-
-def decode_events(data: bytes | memoryview) -> list[Any]:
-    try:
-        return _event_list_decoder.decode(data)
-    except msgspec.ValidationError:
-        return msgspec.convert(decode(data), list[_event_union])
-
-
-def to_command(plain: Any) -> Any:
-    """A typed command from already-decoded plain data (e.g. a protocol frame's body)."""
-    return msgspec.convert(plain, _command_union)
