@@ -1,4 +1,5 @@
-"""Fee and reservation arithmetic. All integers; the rounding rule lives here and only here.
+"""Fee and reservation arithmetic. All integers; the rounding rule lives here and only here
+(the matcher calls these; in the compiled build they are direct native calls).
 
 Rounding rule: a fee is ``notional * rate_ppm // 1_000_000``, rounded *down* to the quote's
 smallest unit, per fill. Rounding down never charges a user more than the published rate, and
@@ -12,13 +13,14 @@ from trade_engine.core.symbols import BPS, PPM
 
 
 def fee(notional: int, rate_ppm: int) -> int:
+    """The fee on one fill, rounded down to the quote's smallest unit."""
     return notional * rate_ppm // PPM
 
 
 def buy_reserve(price: int, qty: int, quote_per_tick_lot: int, taker_ppm: int) -> int:
     """Quote a BUY of ``qty`` lots at up to ``price`` ticks must hold: notional + max fee."""
     notional = price * qty * quote_per_tick_lot
-    return notional + notional * taker_ppm // PPM
+    return notional + fee(notional, taker_ppm)
 
 
 def lots_affordable(budget: int, price: int, quote_per_tick_lot: int, taker_ppm: int) -> int:

@@ -1,4 +1,7 @@
-"""Commands and events as versioned plain data, for the journal and the wire.
+"""Commands and events as versioned plain data (``journal dump --json``, tools, tests).
+
+The journal and the native wire carry them msgpack-tagged instead (``wire``); this is their
+JSON-friendly form.
 
 A record is ``{"type": <class name>, "v": <schema version>, **fields}``; enums become their
 string values, a SymbolSpec a nested dict. Decoding refuses unknown types and versions newer

@@ -2,8 +2,9 @@
 
 Prices are in ticks, quantities in lots, amounts in an asset's smallest units (all ``int``).
 Gateways parse decimal strings into these before sequencing; the core validates them again.
-``trade_engine.core.codec`` keeps each command's schema version and writes it into
-the journal so that records written by an older release can still be read.
+The journal stores them msgpack-tagged in a versioned record (``wire.records.RECORD_VERSION``);
+``core.codec`` gives their plain-data form with a schema version per type (``journal dump
+--json``).
 """
 
 from __future__ import annotations

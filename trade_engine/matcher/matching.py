@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Final
 
-from trade_engine.accounts.fees import buy_reserve, lots_affordable
+from trade_engine.accounts.fees import buy_reserve, fee, lots_affordable
 from trade_engine.accounts.ledger import FEE_ACCOUNT, Account, Accounts, Balance
 from trade_engine.core.enums import (
     EndReason,
@@ -34,7 +34,7 @@ from trade_engine.core.events import (
     StopTriggered,
     Trade,
 )
-from trade_engine.core.symbols import BPS, PPM, Asset, Market
+from trade_engine.core.symbols import BPS, Asset, Market
 from trade_engine.matcher.book import BookSide, OrderBook
 from trade_engine.matcher.order import Level, Order
 
@@ -313,8 +313,8 @@ class Matcher:
                 last = best
                 notional = best * q * qu
                 base_amt = q * bpl
-                mfee = notional * mk.maker_ppm // PPM
-                tfee = notional * o.taker_ppm // PPM
+                mfee = fee(notional, mk.maker_ppm)
+                tfee = fee(notional, o.taker_ppm)
                 m_acct = by_user[mk.user_id]
                 m_quote = m_acct.balances.get(m.quote)
                 if m_quote is None:
@@ -345,9 +345,7 @@ class Matcher:
                     t_base.reserved -= base_amt
                     t_quote.available += notional - tfee
                     # maker buys at its own price: release what its remainder no longer needs
-                    rem = mk.remaining
-                    n_rem = mk.price * rem * qu
-                    need = n_rem + n_rem * mk.taker_ppm // PPM
+                    need = buy_reserve(mk.price, mk.remaining, qu, mk.taker_ppm)
                     release = mk.reserved - notional - mfee - need
                     mk.reserved = need
                     m_quote.reserved -= notional + mfee + release

@@ -89,7 +89,8 @@ def write_snapshot_bytes(directory: Path, seq: int, data: bytes) -> Path:
 
 
 def write_snapshot(directory: Path, engine: Engine) -> Path:
-    """Export and write ``engine``'s state now (blocking; see ``Snapshotter`` for forking)."""
+    """Export and write ``engine``'s state now, blocking (the sequencer forks a child that
+    calls ``write_snapshot_bytes`` instead, so matching pauses only for the fork)."""
     return write_snapshot_bytes(directory, engine.seq, encode_snapshot(export_state(engine)))
 
 
