@@ -39,3 +39,29 @@ import sys
 from importlinter.cli import lint_imports
 sys.exit(lint_imports(config_filename=sys.argv[1], no_logo=True, cache_dir=None))
 """
+
+
+def test_no_import_circles() -> None:
+    import grimp
+
+    graph = grimp.build_graph("trade_engine", cache_dir=None)
+    modules = sorted(graph.modules)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        path.append(m)
+        for n in sorted(graph.find_modules_directly_imported_by(m)):
+            if state.get(n) == 1:
+                return [*path[path.index(n) :], n]
+            if n not in state and (found := visit(n)) is not None:
+                return found
+        path.pop()
+        state[m] = 2
+        return None
+
+    for m in modules:
+        if m not in state:
+            circle = visit(m)
+            assert circle is None, " -> ".join(circle)
