@@ -9,7 +9,7 @@ sum of available + reserved over all accounts equals deposits minus withdrawals.
 from __future__ import annotations
 
 import pytest
-from helpers.engine import Harness, of, one, rejected, trades
+from helpers.engine import Harness, assert_refused, of, one, stateless, trades
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,26 +22,6 @@ from trade_engine.core.events import (
     TransferApplied,
 )
 from trade_engine.core.reasons import Reason
-from trade_engine.core.state import export_state
-
-
-def stateless(h: Harness) -> dict:
-    """The exported state without the sequencer stamp (seq/ts move with every command)."""
-    d = export_state(h.engine)
-    d.pop("seq")
-    d.pop("ts")
-    return d
-
-
-def assert_refused(h: Harness, cmd: object, reason: Reason) -> Rejected:
-    before = stateless(h)
-    ev = h.do(cmd)  # type: ignore[arg-type]
-    assert len(ev) == 1, ev  # exactly one Rejected and nothing else
-    r = rejected(ev)
-    assert r.reason is reason, r
-    assert stateless(h) == before
-    return r
-
 
 # ---------------------------------------------------------------- deposits
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers.engine import SYMBOL, Harness, default_spec, of, one, rejected, trades
+from helpers.engine import SYMBOL, Harness, assert_refused, default_spec, of, one, rejected, trades
 
 from trade_engine.core.commands import (
     AddAsset,
@@ -31,23 +31,7 @@ from trade_engine.core.events import (
     UserSuspended,
 )
 from trade_engine.core.reasons import Reason
-from trade_engine.core.state import export_state
 from trade_engine.core.symbols import SymbolSpec
-
-
-def stateless(h: Harness) -> dict:
-    d = export_state(h.engine)
-    d.pop("seq")
-    d.pop("ts")
-    return d
-
-
-def assert_refused(h: Harness, cmd: object, reason: Reason) -> None:
-    before = stateless(h)
-    ev = h.do(cmd)  # type: ignore[arg-type]
-    assert len(ev) == 1, ev
-    assert rejected(ev).reason is reason, ev
-    assert stateless(h) == before
 
 
 def bare(*assets: tuple[str, int]) -> Harness:

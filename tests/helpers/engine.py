@@ -25,6 +25,8 @@ from trade_engine.core.events import (
     Trade,
     TransferApplied,
 )
+from trade_engine.core.reasons import Reason
+from trade_engine.core.state import export_state
 from trade_engine.core.symbols import SymbolSpec
 
 T = TypeVar("T")
@@ -218,3 +220,27 @@ def rejected(events: list[Event]) -> Rejected:
 
 def trades(events: list[Event]) -> list[Trade]:
     return of(events, Trade)
+
+
+def business_state(e: Engine) -> dict[str, Any]:
+    """``export_state`` without the stamp of the last applied command: ``seq`` and ``ts`` move
+    with every command, even a refused one."""
+    d = export_state(e)
+    del d["seq"], d["ts"]
+    return d
+
+
+def stateless(h: Harness) -> dict[str, Any]:
+    """The harness engine's ``business_state``."""
+    return business_state(h.engine)
+
+
+def assert_refused(h: Harness, cmd: object, reason: Reason) -> Rejected:
+    """``cmd`` yields exactly one Rejected, with ``reason``, and changes nothing."""
+    before = stateless(h)
+    ev = h.do(cmd)  # type: ignore[arg-type]
+    assert len(ev) == 1, ev  # exactly one Rejected and nothing else
+    r = rejected(ev)
+    assert r.reason is reason, r
+    assert stateless(h) == before
+    return r

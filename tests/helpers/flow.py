@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, note, settings
 
-from helpers.engine import Harness
+from helpers.engine import Harness, business_state
 from helpers.strategies import (
     BASE,
     HOUR_NS,
@@ -53,7 +53,6 @@ from trade_engine.core.commands import (
 )
 from trade_engine.core.engine import DAY_NS, Engine
 from trade_engine.core.events import Event, OrderAccepted, TransferApplied
-from trade_engine.core.state import export_state
 
 if TYPE_CHECKING:
     from helpers.model import Model
@@ -90,13 +89,6 @@ class Step:
     coid_expiry_due: bool  # engine time passes the 24 h mark of a remembered client id
     before: dict[str, Any] | None = None  # business state (see ``business_state``)
     after: dict[str, Any] | None = None
-
-
-def business_state(e: Engine) -> dict[str, Any]:
-    """``export_state`` without the stamp of the last applied command."""
-    d = export_state(e)
-    del d["seq"], d["ts"]
-    return d
 
 
 def without_coid_memory(d: dict[str, Any], open_ids: set[int]) -> dict[str, Any]:

@@ -68,7 +68,8 @@ def chain_of(records: list[tuple[int, int, bytes]], genesis: bytes = bytes(16)) 
     return h
 
 
-def flip(path: Path, offset: int) -> None:
+def flip(path: Path, offset: int, mask: int = 0x40) -> None:
+    """XOR one byte of a file with ``mask``."""
     data = bytearray(path.read_bytes())
-    data[offset] ^= 0x40
+    data[offset] ^= mask
     path.write_bytes(bytes(data))

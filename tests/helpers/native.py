@@ -13,10 +13,10 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
@@ -32,8 +32,6 @@ from trade_engine.protocol.messages import PROTOCOL_VERSION
 from trade_engine.protocol.signing import sign
 from trade_engine.wire import msgpack_codec
 
-T = TypeVar("T")
-
 SYMBOL = "BTC-USDT"
 BACKENDS = ["fake", "real"]
 
@@ -43,14 +41,6 @@ CREDENTIALS = {
     "gw": Credential("gw", "secret-gw-xxxx", "gateway", 0),
     "op": Credential("op", "secret-op-xxxx", "operator", 0),
 }
-
-
-def run(coro: Awaitable[T], timeout: float = 30.0) -> T:
-    async def bounded() -> T:
-        async with asyncio.timeout(timeout):
-            return await coro
-
-    return asyncio.run(bounded())
 
 
 async def open_sequencer(backend: str, data_dir: Path, **kw: Any) -> Any:

@@ -5,33 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from helpers.bench import core_bench
+from helpers.journal import flip, segment_files
 from trade_engine.core.commands import AddAsset, Command, Deposit
 from trade_engine.core.engine import Engine
 from trade_engine.core.state import state_hash
 from trade_engine.journal import JournalReader
 from trade_engine.sequencer import JournalEntry, Sequencer
 from trade_engine.wire.records import decode_entry
-
-T = TypeVar("T")
-
-TIMEOUT = 20.0  # seconds; every test is bounded by this (no test should get near it)
-SEG_HEADER = 64
-REC_HEAD = 40
-
-
-def run(coro: Awaitable[T], timeout: float = TIMEOUT) -> T:
-    """asyncio.run with a hard bound, so a hang fails the test instead of the whole run."""
-
-    async def bounded() -> T:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
 
 
 def commands(n: int, seed: int = 1, users: int = 100) -> list[Command]:
@@ -96,26 +81,12 @@ def journal_entries(data_dir: Path, from_seq: int = 1) -> list[JournalEntry]:
 
 
 def segments(data_dir: Path) -> list[Path]:
-    return sorted((data_dir / "journal").glob("*.jnl"))
-
-
-def record_offsets(path: Path) -> list[tuple[int, int, int]]:
-    """(seq, offset, size) of each record of a segment, parsed from the documented layout."""
-    data = path.read_bytes()
-    out = []
-    o = SEG_HEADER
-    while o + REC_HEAD <= len(data):
-        (length,) = struct.unpack_from("<I", data, o)
-        (seq,) = struct.unpack_from("<Q", data, o + 24)
-        out.append((seq, o, REC_HEAD + length))
-        o += REC_HEAD + length
-    return out
+    """The journal segments of a sequencer's data directory."""
+    return segment_files(data_dir / "journal")
 
 
 def flip_byte(path: Path, offset: int) -> None:
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0x5A
-    path.write_bytes(bytes(data))
+    flip(path, offset, mask=0x5A)
 
 
 async def collect(

@@ -6,7 +6,8 @@ import asyncio
 import time
 
 import pytest
-from helpers.native import BACKENDS, CREDENTIALS, SETUP_SEQ, SYMBOL, harness, run
+from helpers.aio import run
+from helpers.native import BACKENDS, CREDENTIALS, SETUP_SEQ, SYMBOL, harness
 
 from trade_engine.client import BusyError, ConnectionLost, EngineClient, LogonError, ServerError
 from trade_engine.core.commands import (

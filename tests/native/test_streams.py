@@ -6,7 +6,8 @@ import asyncio
 import struct
 
 import pytest
-from helpers.native import BACKENDS, SETUP_SEQ, SYMBOL, harness, run
+from helpers.aio import run
+from helpers.native import BACKENDS, SETUP_SEQ, SYMBOL, harness
 
 from trade_engine.client import ConnectionLost, Entry, ServerError
 from trade_engine.core.commands import PlaceOrder

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import typer
+from helpers.journal import record_offsets
 from helpers.sequencer import (
     commands,
     flip_byte,
-    record_offsets,
     reference,
     reference_hash,
     running,

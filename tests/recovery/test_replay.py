@@ -8,13 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers.aio import run
+from helpers.journal import record_offsets
 from helpers.sequencer import (
     commands,
     flip_byte,
     journal_entries,
-    record_offsets,
     reference_hash,
-    run,
     running,
     segments,
     submit_all,

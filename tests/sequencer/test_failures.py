@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers.sequencer import commands, run, running, submit_all
+from helpers.aio import run
+from helpers.sequencer import commands, running, submit_all
 
 from trade_engine.core.commands import Deposit
 from trade_engine.core.state import state_hash

@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers.sequencer import commands, journal_entries, run, running, submit_all
+from helpers.aio import run
+from helpers.sequencer import commands, journal_entries, running, submit_all
 
 from trade_engine.core.engine import Engine
 from trade_engine.journal import JournalLockedError, JournalReader

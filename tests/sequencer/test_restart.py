@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.aio import run
 from helpers.sequencer import (
     collect,
     commands,
     journal_entries,
     reference_hash,
-    run,
     running,
     submit_all,
 )

@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from helpers.sequencer import collect, commands, run, running, submit_all
+from helpers.aio import run
+from helpers.sequencer import collect, commands, running, submit_all
 
 from trade_engine.journal import JournalReader
 from trade_engine.sequencer import JournalEntry, SeqTooOld, Sequencer
