@@ -1,6 +1,6 @@
 """Fee golden scenarios: exact amounts worked out by hand from docs/core-semantics.md.
 
-Default symbol BTC-USDT (tests/support.py): tick 0.01, lot 0.0001, both assets 8 decimals, so
+Default symbol BTC-USDT (tests/helpers/engine.py): tick 0.01, lot 0.0001, both assets 8 decimals, so
 notional = price_ticks x qty_lots x 100 USDT units and one lot = 10,000 BTC units.
 Default rates: maker 500 ppm (0.05 %), taker 1000 ppm (0.10 %).
 fee = notional * rate_ppm // 1_000_000 per fill, always in quote, paid to user 0.

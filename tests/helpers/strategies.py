@@ -6,7 +6,7 @@ so a shrunk counterexample reads like a command log. A few are *references* reso
 the engine at run time (``CancelRef``, ``AmendRef``, ``Resend``) so that cancels, amends and
 retries hit live orders and earlier commands often enough; ``TimeJump`` moves engine time
 forward before the next command (client-id memory is 24 h of engine time). The runner in
-``test_properties.py`` turns them into concrete commands and records the resolved log.
+``helpers/flow.py`` (``Flow``) turns them into concrete commands and records the resolved log.
 
 Prices cluster a few ticks around each symbol's mid so that orders cross often; quantities
 are a few lots; balances are small enough that some orders are refused for lack of funds.
