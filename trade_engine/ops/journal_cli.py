@@ -20,10 +20,11 @@ arguments.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -32,10 +33,12 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from trade_engine.core.numbers import Step, format_scaled, format_steps
+from trade_engine.core.commands import AddAsset, AddSymbol, UpdateSymbol
+from trade_engine.core.symbols import SymbolSpec
 
 if TYPE_CHECKING:  # the heavy modules are imported by the commands that use them
     from trade_engine.core.engine import Engine
+    from trade_engine.gateway.units import Units
     from trade_engine.journal import JournalReader
     from trade_engine.recovery.snapshots import SnapshotInfo
     from trade_engine.wire.records import JournalEntry
@@ -61,10 +64,6 @@ DataDir = Annotated[
     ),
 ]
 
-SNAPSHOT_PREFIX = "snapshot-"  # recovery/snapshots.py: snapshot-<seq:020d>.snap
-SNAPSHOT_SUFFIX = ".snap"
-
-
 # --------------------------------------------------------------------------- small helpers
 
 
@@ -88,12 +87,6 @@ def _dirs(data_dir: Path) -> tuple[Path, Path]:
     if not journal_dir.is_dir():
         _fail(f"{data_dir} has no journal/ directory", EXIT_USAGE)
     return journal_dir, data_dir / "snapshots"
-
-
-def _snapshot_seq(path: Path) -> int | None:
-    """A snapshot's seq from its file name (``snapshot-<seq:020d>.snap``)."""
-    stem = path.name[len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
-    return int(stem) if stem.isdigit() else None
 
 
 @contextmanager
@@ -131,21 +124,28 @@ def _progress(
         yield update
 
 
-def _journal_bytes(reader: JournalReader) -> int:
-    return sum(seg.path.stat().st_size for seg in reader.segments())
+@dataclass(slots=True)
+class _SnapshotCheck:
+    path: Path
+    info: SnapshotInfo | None
+    state: dict[str, Any] | None
+    error: str | None
 
 
-# --------------------------------------------------------------------------- decimal formatting
+def _read_snapshots(paths: Iterable[Path]) -> Iterator[_SnapshotCheck]:
+    """Each snapshot read and checked, or why it is unusable (lazily, in the given order)."""
+    from trade_engine.recovery.snapshots import read_snapshot
+
+    for path in paths:
+        try:
+            info, state = read_snapshot(path)
+        except Exception as exc:  # SnapshotError names the file and what is wrong
+            yield _SnapshotCheck(path, None, None, str(exc))
+        else:
+            yield _SnapshotCheck(path, info, state, None)
 
 
-@dataclass(frozen=True, slots=True)
-class Grid:
-    """What formatting needs to know about a symbol."""
-
-    tick: Step
-    lot: Step
-    base: str
-    quote: str
+# --------------------------------------------------------------------------- describing records
 
 
 _TICK_FIELDS = frozenset(
@@ -171,61 +171,11 @@ def _text(s: str) -> str:
     return s if s and all(c in _PLAIN_CHARS for c in s) else json.dumps(s)
 
 
-class Catalog:
-    """Assets (decimals) and symbols (tick, lot) used to print integers as decimals.
+class Describer:
+    """Commands and events as ``Type(field=value, ...)``, numbers in decimals via ``units``."""
 
-    Ticks, lots and asset decimals never change once defined (UpdateSymbol refuses), so the
-    catalog only grows and one definition is good for the whole journal.
-    """
-
-    def __init__(self) -> None:
-        self.decimals: dict[str, int] = {}
-        self.grids: dict[str, Grid] = {}
-
-    @classmethod
-    def of_engine(cls, engine: Engine) -> Catalog:
-        cat = cls()
-        for code, asset in engine.assets.items():
-            cat.decimals[code] = asset.decimals
-        for symbol, m in engine.markets.items():
-            cat.grids[symbol] = Grid(m.tick, m.lot, m.base, m.quote)
-        return cat
-
-    def add_state(self, state: dict[str, Any]) -> None:
-        """Definitions from an exported state (a snapshot body)."""
-        for code, decimals in state.get("assets", []):
-            self.decimals.setdefault(code, decimals)
-        for market in state.get("markets", []):
-            spec = market["spec"]
-            self._add_spec(spec["symbol"], spec["tick"], spec["lot"], spec["base"], spec["quote"])
-
-    def observe(self, events: Iterable[Any]) -> None:
-        """Pick up definitions from a record's events (only accepted ones produce these)."""
-        for ev in events:
-            kind = type(ev).__name__
-            if kind == "AssetAdded":
-                self.decimals.setdefault(ev.code, ev.decimals)
-            elif kind == "SymbolDefined":
-                s = ev.spec
-                self._add_spec(s.symbol, s.tick, s.lot, s.base, s.quote)
-
-    def _add_spec(self, symbol: str, tick: str, lot: str, base: str, quote: str) -> None:
-        if symbol not in self.grids:
-            self.grids[symbol] = Grid(Step.parse(tick), Step.parse(lot), base, quote)
-
-    # ---- formatting
-
-    def price(self, symbol: str, ticks: int) -> str:
-        g = self.grids.get(symbol)
-        return format_steps(ticks, g.tick) if g else f"{ticks}(ticks)"
-
-    def qty(self, symbol: str, lots: int) -> str:
-        g = self.grids.get(symbol)
-        return format_steps(lots, g.lot) if g else f"{lots}(lots)"
-
-    def amount(self, asset: str, units: int) -> str:
-        d = self.decimals.get(asset)
-        return format_scaled(units, d) if d is not None else f"{units}(units)"
+    def __init__(self, units: Units) -> None:
+        self.units = units
 
     def describe(self, rec: Any) -> str:
         """``Type(field=value, ...)`` with decimals; fields at their default are left out."""
@@ -253,16 +203,15 @@ class Catalog:
             return "true" if v else "false"
         if isinstance(v, int):
             if name in _TICK_FIELDS:
-                return self.price(symbol, v)
+                return self.units.price(symbol, v)
             if name in _LOT_FIELDS:
-                return self.qty(symbol, v)
+                return self.units.qty(symbol, v)
             if name in _QUOTE_FIELDS:
-                g = self.grids.get(symbol)
-                return self.amount(g.quote, v) if g else f"{v}(units)"
+                return self.units.quote_amount(symbol, v)
             if name in _ASSET_FIELDS and asset:
-                return self.amount(asset, v)
+                return self.units.amount(asset, v)
             return str(v)
-        if type(v).__name__ == "SymbolSpec":
+        if isinstance(v, SymbolSpec):
             return self.describe(v).replace("SymbolSpec(", "{", 1)[:-1] + "}"
         if isinstance(v, str):
             return _text(v)
@@ -273,64 +222,32 @@ class Catalog:
         return f"{entry.seq}  {format_ts(entry.ts)}  {self.describe(entry.command)}  =>  {events}"
 
 
-def _catalog_before(
-    reader: JournalReader, snapshot_dir: Path, seq: int, first: int
-) -> tuple[Catalog, int]:
-    """Definitions made before ``seq``: from the journal, plus a snapshot if it was pruned.
+_DEFINING = (AddAsset, AddSymbol, UpdateSymbol)  # the commands whose events define units
 
-    Returns the catalog and how many records were scanned.
-    """
-    from trade_engine.recovery.snapshots import list_snapshots, read_snapshot
+
+def _units_before(reader: JournalReader, snapshot_dir: Path, seq: int, first: int) -> Units:
+    """Definitions made before ``seq``: from the journal, plus a snapshot if it was pruned."""
+    from trade_engine.gateway.units import Units
+    from trade_engine.recovery.snapshots import list_snapshots
     from trade_engine.wire.records import decode_command, decode_entry
 
-    cat = Catalog()
-    if first > 1:  # definitions older than the journal live only in snapshots
-        for path in list_snapshots(snapshot_dir):
-            try:
-                _info, state = read_snapshot(path)
-            except Exception:  # unusable: the definitions come from another one, or none
-                continue
-            cat.add_state(state)
-            break
-    scanned = 0
+    units = Units()
+    if first > 1:  # definitions older than the journal live only in snapshots (newest first)
+        checks = _read_snapshots(list_snapshots(snapshot_dir))
+        state = next((c.state for c in checks if c.state is not None), None)
+        if state is not None:
+            units.add_state(state)
     if seq > first:
         with _progress("reading symbol definitions", seq - first) as update:
-            for s, ts, payload in reader.read_from(first, to_seq=seq - 1):
-                scanned += 1
-                if scanned % 4096 == 0:
-                    update(scanned)
-                if type(decode_command(payload)).__name__ in (
-                    "AddAsset",
-                    "AddSymbol",
-                    "UpdateSymbol",
-                ):
-                    cat.observe(decode_entry(s, ts, payload).events)
-    return cat, scanned
+            for n, (s, ts, payload) in enumerate(reader.read_from(first, to_seq=seq - 1), 1):
+                if n % 4096 == 0:
+                    update(n)
+                if type(decode_command(payload)) in _DEFINING:
+                    units.observe(decode_entry(s, ts, payload).events)
+    return units
 
 
 # --------------------------------------------------------------------------- verify
-
-
-@dataclass(slots=True)
-class _SnapshotCheck:
-    path: Path
-    info: SnapshotInfo | None
-    state: dict[str, Any] | None
-    error: str | None
-
-
-def _check_snapshots(snapshot_dir: Path) -> list[_SnapshotCheck]:
-    from trade_engine.recovery.snapshots import list_snapshots, read_snapshot
-
-    out = []
-    for path in list_snapshots(snapshot_dir):
-        try:
-            info, state = read_snapshot(path)
-        except Exception as exc:  # SnapshotError names the file and what is wrong
-            out.append(_SnapshotCheck(path, None, None, str(exc)))
-        else:
-            out.append(_SnapshotCheck(path, info, state, None))
-    return out
 
 
 @journal_app.command()
@@ -353,6 +270,7 @@ def verify(
     Exit code 3: only a torn tail, which the engine cuts on its next start.
     """
     from trade_engine.journal import JournalError, JournalReader
+    from trade_engine.recovery.snapshots import list_snapshots, unfinished_snapshots
 
     journal_dir, snapshot_dir = _dirs(data_dir)
     problems: list[str] = []
@@ -391,7 +309,7 @@ def verify(
             )
 
     # snapshots: checksum, place in the journal, which one a start would use
-    checks = _check_snapshots(snapshot_dir)
+    checks = list(_read_snapshots(list_snapshots(snapshot_dir)))
     if not checks:
         typer.echo(f"snapshots {snapshot_dir}: none")
     for c in checks:
@@ -416,9 +334,8 @@ def verify(
                 )
                 continue
         typer.echo(f"snapshot {c.path.name}: OK ({where}, checksum good)")
-    if snapshot_dir.is_dir():
-        for tmp in sorted(snapshot_dir.glob(f"{SNAPSHOT_PREFIX}*.tmp")):
-            typer.echo(f"note: {tmp.name} is an unfinished snapshot (ignored, removed later)")
+    for tmp in unfinished_snapshots(snapshot_dir):
+        typer.echo(f"note: {tmp.name} is an unfinished snapshot (ignored, removed later)")
 
     valid = [c for c in checks if c.info is not None]
     if journal_ok and first_seq is not None and first_seq > 1:
@@ -441,10 +358,13 @@ def verify(
     typer.echo("verify: OK")
 
 
-def _first_difference(recorded: list[Any], replayed: list[Any], cat: Catalog) -> str:
+def _first_difference(recorded: list[Any], replayed: list[Any], describer: Describer) -> str:
     for i, (a, b) in enumerate(zip(recorded, replayed, strict=False)):
         if a != b:
-            return f"event #{i + 1}: recorded {cat.describe(a)}, replayed {cat.describe(b)}"
+            return (
+                f"event #{i + 1}: recorded {describer.describe(a)}, "
+                f"replayed {describer.describe(b)}"
+            )
     if len(recorded) != len(replayed):
         return f"recorded {len(recorded)} events, replayed {len(replayed)}"
     return "events differ"
@@ -461,6 +381,7 @@ def _deep_verify(
 ) -> None:
     from trade_engine.core.engine import Engine
     from trade_engine.core.state import restore_state, state_hash
+    from trade_engine.gateway.units import Units
     from trade_engine.recovery.replay import recover
     from trade_engine.wire.records import decode_entry
 
@@ -485,7 +406,7 @@ def _deep_verify(
         if c.info is not None and c.state is not None and c.info.seq >= start:
             expected_hashes[c.info.seq] = (c.path.name, state_hash(restore_state(c.state)))
 
-    cat = Catalog.of_engine(engine)
+    describer = Describer(Units.of_engine(engine))
     replayed = 0
     apply = engine.apply
     with _progress("replaying the journal", last_seq - start + 1) as update:
@@ -496,11 +417,11 @@ def _deep_verify(
                 problem(f"deep: seq {seq}: the record does not decode: {exc}")
                 return
             events = apply(seq, ts, entry.command)
-            cat.observe(events)
+            describer.units.observe(events)
             if events != entry.events:
                 problem(
                     f"deep: seq {seq}: the replay does not reproduce the recorded events "
-                    f"({_first_difference(entry.events, events, cat)})"
+                    f"({_first_difference(entry.events, events, describer)})"
                 )
                 return
             replayed += 1
@@ -551,13 +472,13 @@ def stats(data_dir: DataDir) -> None:
     """
     from trade_engine.journal import JournalError, JournalReader
     from trade_engine.journal.format import RECORD_HEAD_SIZE
-    from trade_engine.recovery.snapshots import list_snapshots, read_snapshot
+    from trade_engine.recovery.snapshots import list_snapshots
     from trade_engine.wire.records import decode_command
 
     journal_dir, snapshot_dir = _dirs(data_dir)
     reader = JournalReader(journal_dir)
     segments = reader.segments()
-    total_bytes = _journal_bytes(reader)
+    total_bytes = sum(seg.path.stat().st_size for seg in segments)
     per_type: Counter[str] = Counter()
     first: tuple[int, int] | None = None
     last: tuple[int, int] | None = None
@@ -603,13 +524,11 @@ def stats(data_dir: DataDir) -> None:
         out(f"  {name.ljust(width)}  {count}")
     snaps = list_snapshots(snapshot_dir)
     out(f"snapshots   {len(snaps)}")
-    for path in snaps:
-        try:
-            info, _state = read_snapshot(path)
-        except Exception as exc:
-            out(f"  {path.name}  UNUSABLE: {exc}")
-            continue
-        out(f"  {path.name}  seq {info.seq}  {format_ts(info.ts)}  {info.size} bytes")
+    for c in _read_snapshots(snaps):
+        if c.info is None:
+            out(f"  {c.path.name}  UNUSABLE: {c.error}")
+        else:
+            out(f"  {c.path.name}  seq {c.info.seq}  {format_ts(c.info.ts)}  {c.info.size} bytes")
 
 
 # --------------------------------------------------------------------------- dump
@@ -653,7 +572,9 @@ def dump(
             EXIT_USAGE,
         )
     try:
-        cat = None if as_json else _catalog_before(reader, snapshot_dir, start, first)[0]
+        describer = (
+            None if as_json else Describer(_units_before(reader, snapshot_dir, start, first))
+        )
         write = sys.stdout.write
         # a progress bar only when the dump goes to a file or a pipe, not over the terminal
         show = not sys.stdout.isatty()
@@ -661,7 +582,7 @@ def dump(
         with _progress(f"dumping from seq {start}", total if to_seq else None, enabled=show) as up:
             for n, (seq, ts, payload) in enumerate(reader.read_from(start, to_seq=to_seq), 1):
                 entry = decode_entry(seq, ts, payload)
-                if cat is None:
+                if describer is None:
                     obj = {
                         "seq": seq,
                         "ts": ts,
@@ -671,8 +592,8 @@ def dump(
                     }
                     write(json.dumps(obj, separators=(",", ":")) + "\n")
                 else:
-                    cat.observe(entry.events)
-                    write(cat.line(entry) + "\n")
+                    describer.units.observe(entry.events)
+                    write(describer.line(entry) + "\n")
                 if n % 4096 == 0:
                     up(n)
         sys.stdout.flush()
@@ -718,60 +639,21 @@ def replay(
 
     Rebuilt like the engine's start: newest usable snapshot at or below N + journal up to N.
     """
-    from trade_engine.core.engine import Engine
-    from trade_engine.core.state import restore_state, state_hash
-    from trade_engine.journal import JournalError, JournalReader
-    from trade_engine.recovery.replay import replay_into
-    from trade_engine.recovery.snapshots import list_snapshots, read_snapshot
+    from trade_engine.core.state import state_hash
+    from trade_engine.gateway.units import Units
 
     journal_dir, snapshot_dir = _dirs(data_dir)
-    reader = JournalReader(journal_dir)
-    segments = reader.segments()
-    first = segments[0].first_seq if segments else None
-
-    engine = Engine()
-    base: SnapshotInfo | None = None
-    for path in list_snapshots(snapshot_dir):
-        seq = _snapshot_seq(path)
-        if seq is not None and seq > to_seq:
-            continue
-        try:
-            info, state = read_snapshot(path)
-        except Exception as exc:
-            typer.echo(f"note: skipping unusable snapshot: {exc}", err=True)
-            continue
-        if info.seq > to_seq:
-            continue
-        engine, base = restore_state(state), info
-        break
-    start = (base.seq if base else 0) + 1
-    if start <= to_seq:
-        if first is None:
-            _fail("the journal holds no record", EXIT_USAGE)
-        if first > start:
-            _fail(
-                f"cannot rebuild seq {to_seq}: the journal starts at seq {first} and no usable "
-                f"snapshot at or below seq {to_seq} covers seqs {start}..{first - 1}"
-            )
-        try:
-            with _progress(f"replaying to seq {to_seq}", to_seq - start + 1) as update:
-                replayed = replay_into(engine, journal_dir, start, to_seq, update)
-        except JournalError as exc:
-            _fail(f"journal: {exc}")
-        if engine.seq != to_seq:
-            _fail(f"the journal ends at seq {engine.seq}; there is no seq {to_seq}", EXIT_USAGE)
-    else:
-        replayed = 0
+    engine, snapshot_seq, replayed = _rebuild(journal_dir, snapshot_dir, to_seq)
 
     if symbol is not None and symbol not in engine.markets:
         known = ", ".join(sorted(engine.markets)) or "none"
         _fail(f"no symbol {symbol!r} at seq {to_seq} (known: {known})", EXIT_USAGE)
 
-    cat = Catalog.of_engine(engine)
+    units = Units.of_engine(engine)
     out = typer.echo
     out(f"state as of seq {engine.seq} ({format_ts(engine.ts)})")
-    if base is not None:
-        out(f"rebuilt from snapshot seq {base.seq} + {replayed} journal records")
+    if snapshot_seq:
+        out(f"rebuilt from snapshot seq {snapshot_seq} + {replayed} journal records")
     else:
         out(f"rebuilt from the journal: {replayed} records")
     out(f"state hash {state_hash(engine)}")
@@ -781,12 +663,12 @@ def replay(
             continue
         m = engine.markets[sym]
         book = engine.books[sym]
-        last = cat.price(sym, m.last_price) if m.last_price else "none"
+        last = units.price(sym, m.last_price) if m.last_price else "none"
         out("")
         out(f"book {sym}  status {m.status.value}  last price {last}")
         for title, side in (("bids", book.bids), ("asks", book.asks)):
             depth = [
-                (cat.price(sym, price), cat.qty(sym, qty), str(count))
+                (units.price(sym, price), units.qty(sym, qty), str(count))
                 for price, qty, count in side.depth(levels)
             ]
             more = len(side.levels) - len(depth)
@@ -813,8 +695,8 @@ def replay(
                 (
                     str(uid),
                     asset,
-                    cat.amount(asset, b.available),
-                    cat.amount(asset, b.reserved),
+                    units.amount(asset, b.available),
+                    units.amount(asset, b.reserved),
                 )
             )
     out("balances (user 0 is the fee account)")
@@ -840,10 +722,10 @@ def replay(
                     o.client_order_id,
                     o.side.value,
                     o.order_type.value,
-                    cat.price(o.symbol, o.price) if o.price else "-",
-                    cat.price(o.symbol, o.stop_price) if o.stop_price else "-",
-                    cat.qty(o.symbol, o.remaining),
-                    cat.qty(o.symbol, o.qty),
+                    units.price(o.symbol, o.price) if o.price else "-",
+                    units.price(o.symbol, o.stop_price) if o.stop_price else "-",
+                    units.qty(o.symbol, o.remaining),
+                    units.qty(o.symbol, o.qty),
                     o.status.value,
                 )
                 for o in orders
@@ -865,6 +747,81 @@ def replay(
                 order_rows,
                 indent=2,
             )
+
+
+def _rebuild(journal_dir: Path, snapshot_dir: Path, to_seq: int) -> tuple[Engine, int, int]:
+    """The engine as of ``to_seq``, rebuilt the way the engine starts (``recover``), the seq of
+    the snapshot it started from (0: none) and how many journal records it replayed."""
+    from trade_engine.journal import JournalError, first_seq
+    from trade_engine.recovery.errors import RecordsMissingError
+    from trade_engine.recovery.replay import recover
+    from trade_engine.recovery.snapshots import load_newest
+
+    first = first_seq(journal_dir)
+    with _recovery_notes():
+        try:
+            total = _replay_total(snapshot_dir, to_seq)
+            with _progress(f"replaying to seq {to_seq}", total) as update:
+                rec = recover(journal_dir, snapshot_dir, to_seq=to_seq, progress=update)
+        except JournalError as exc:
+            _fail(f"journal: {exc}")
+        except RecordsMissingError:
+            # recover() does not say which snapshot it took, and refuses even when that one
+            # is at to_seq itself (nothing to replay): take it again to tell which case this is
+            found = load_newest(snapshot_dir, max_seq=to_seq)
+            start = found[0].seq + 1 if found else 1
+            if found is None or start <= to_seq:
+                assert first is not None  # what recover() refused: a journal starting after it
+                _fail(
+                    f"cannot rebuild seq {to_seq}: the journal starts at seq {first} and no "
+                    f"usable snapshot at or below seq {to_seq} covers seqs {start}..{first - 1}"
+                )
+            return found[1], found[0].seq, 0
+    if rec.engine.seq != to_seq:
+        if first is None:
+            _fail("the journal holds no record", EXIT_USAGE)
+        _fail(f"the journal ends at seq {rec.engine.seq}; there is no seq {to_seq}", EXIT_USAGE)
+    return rec.engine, rec.snapshot_seq, rec.replayed
+
+
+def _replay_total(snapshot_dir: Path, to_seq: int) -> int:
+    """Records ``recover`` replays up to ``to_seq``, for the progress bar: from the newest
+    snapshot named at or below it (more if that one turns out to be unusable)."""
+    from trade_engine.recovery.snapshots import list_snapshots, seq_of
+
+    for path in list_snapshots(snapshot_dir):
+        with suppress(ValueError):  # not named by a seq
+            if (seq := seq_of(path)) <= to_seq:
+                return to_seq - seq
+    return to_seq
+
+
+class _Notes(logging.Handler):
+    """Recovery's log lines (a snapshot skipped as unusable) as ``note: ...`` on stderr, once."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self.seen:
+            self.seen.add(message)
+            # sys.stderr as it is now: under a progress bar, rich's proxy prints above the bar
+            print(f"note: {message}", file=sys.stderr)
+
+
+@contextmanager
+def _recovery_notes() -> Iterator[None]:
+    logger = logging.getLogger("trade_engine.recovery")
+    handler, propagate = _Notes(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False  # said once here, not again by a handler of the root logger
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def _table(

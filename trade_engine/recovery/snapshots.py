@@ -168,6 +168,11 @@ def list_snapshots(directory: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name, reverse=True)
 
 
+def unfinished_snapshots(directory: Path) -> list[Path]:
+    """Temp files of snapshot writes that never finished (``write_snapshot_bytes``), by name."""
+    return sorted(directory.glob(f"{PREFIX}*.tmp")) if directory.is_dir() else []
+
+
 def load_newest(directory: Path, max_seq: int | None = None) -> tuple[SnapshotInfo, Engine] | None:
     """The newest snapshot that reads back whole (and is at or below ``max_seq``), restored.
 
@@ -176,6 +181,8 @@ def load_newest(directory: Path, max_seq: int | None = None) -> tuple[SnapshotIn
     """
     for path in list_snapshots(directory):
         try:
+            if max_seq is not None and seq_of(path) > max_seq:
+                continue  # newer than wanted, by its name: not worth reading
             info, state = read_snapshot_record(path)
         except (SnapshotError, ValueError, OSError, msgspec.DecodeError) as exc:
             log.error("skipping unusable snapshot: %s", exc)
@@ -192,7 +199,7 @@ def prune_snapshots(directory: Path, keep: int) -> list[Path]:
     for path in list_snapshots(directory)[keep:]:
         path.unlink()
         removed.append(path)
-    for tmp in directory.glob(f"{PREFIX}*.tmp") if directory.is_dir() else []:
+    for tmp in unfinished_snapshots(directory):
         tmp.unlink()
         removed.append(tmp)
     return removed
