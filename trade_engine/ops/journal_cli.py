@@ -755,7 +755,6 @@ def _rebuild(journal_dir: Path, snapshot_dir: Path, to_seq: int) -> tuple[Engine
     from trade_engine.journal import JournalError, first_seq
     from trade_engine.recovery.errors import RecordsMissingError
     from trade_engine.recovery.replay import recover
-    from trade_engine.recovery.snapshots import load_newest
 
     first = first_seq(journal_dir)
     with _recovery_notes():
@@ -765,18 +764,12 @@ def _rebuild(journal_dir: Path, snapshot_dir: Path, to_seq: int) -> tuple[Engine
                 rec = recover(journal_dir, snapshot_dir, to_seq=to_seq, progress=update)
         except JournalError as exc:
             _fail(f"journal: {exc}")
-        except RecordsMissingError:
-            # recover() does not say which snapshot it took, and refuses even when that one
-            # is at to_seq itself (nothing to replay): take it again to tell which case this is
-            found = load_newest(snapshot_dir, max_seq=to_seq)
-            start = found[0].seq + 1 if found else 1
-            if found is None or start <= to_seq:
-                assert first is not None  # what recover() refused: a journal starting after it
-                _fail(
-                    f"cannot rebuild seq {to_seq}: the journal starts at seq {first} and no "
-                    f"usable snapshot at or below seq {to_seq} covers seqs {start}..{first - 1}"
-                )
-            return found[1], found[0].seq, 0
+        except RecordsMissingError as exc:
+            _fail(
+                f"cannot rebuild seq {to_seq}: the journal starts at seq {exc.first_seq} and no "
+                f"usable snapshot at or below seq {to_seq} covers seqs "
+                f"{exc.snapshot_seq + 1}..{exc.first_seq - 1}"
+            )
     if rec.engine.seq != to_seq:
         if first is None:
             _fail("the journal holds no record", EXIT_USAGE)

@@ -91,11 +91,10 @@ def _recover(
         info, engine = found
         snap_seq = info.seq
     first = first_seq(journal_dir)
-    if first is not None and first > snap_seq + 1:
-        raise RecordsMissingError(
-            f"journal starts at seq {first} but the newest usable snapshot is at seq {snap_seq}:"
-            " records in between are missing"
-        )
+    if to_seq is not None and to_seq <= snap_seq:
+        first = None  # the snapshot is the state asked for: nothing to replay
+    elif first is not None and first > snap_seq + 1:
+        raise RecordsMissingError(snap_seq, first)
     replayed = 0
     if first is not None:
         replayed = replay_into(engine, journal_dir, snap_seq + 1, to_seq, progress)
