@@ -15,6 +15,7 @@ COMPILED = [
     "trade_engine/accounts/ledger.py",
     "trade_engine/core/symbols.py",
     "trade_engine/core/engine.py",
+    "trade_engine/core/reasons.py",
     "trade_engine/core/state.py",
     "trade_engine/journal/segment.py",
     "trade_engine/matcher/book.py",
