@@ -3,10 +3,12 @@
 # the hot core compiled by mypyc (same source, same results; .ci/run proves it on every run).
 # Rebuilt when a source file changes. Without a C compiler it installs the pure package and
 # says so. Usage: scripts/build.sh [--pure]
+# BUILD_VENV and BUILD_PYTHON build the same install into another venv with another interpreter
+# (scripts/bench-peer.sh: .venv-peer on Python >= 3.12, which the peer engine needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=$(scripts/pick-python.sh)
-venv=.venv-run
+py=${BUILD_PYTHON:-$(scripts/pick-python.sh)}
+venv=${BUILD_VENV:-.venv-run}
 stamp="$venv/.built"
 if [ ! -x "$venv/bin/python" ]; then
     "$py" -m venv "$venv"
