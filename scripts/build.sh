@@ -11,6 +11,7 @@ py=${BUILD_PYTHON:-$(scripts/pick-python.sh)}
 venv=${BUILD_VENV:-.venv-run}
 stamp="$venv/.built"
 if [ ! -x "$venv/bin/python" ]; then
+    echo "building $venv, the production install (about a minute the first time)" >&2
     "$py" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi
@@ -21,8 +22,11 @@ fi
 # setuptools reuses build/: a module compiled by an earlier build would ship again
 rm -rf build
 # the pure package with its runtime deps first; mypyc then type-checks against those deps
+echo "  1/3 installing the package and its dependencies" >&2
 "$venv/bin/python" -m pip install --quiet .
+echo "  2/3 installing the build tools (mypy, setuptools)" >&2
 "$venv/bin/python" -m pip install --quiet "setuptools>=68" wheel "mypy>=1.10"
+[ "${1:-}" = --pure ] || echo "  3/3 compiling the core with mypyc (about 30 s)" >&2
 if [ "${1:-}" != --pure ] && command -v gcc >/dev/null 2>&1 &&
     TRADE_ENGINE_MYPYC=1 "$venv/bin/python" -m pip install --quiet --no-build-isolation \
         --force-reinstall --no-deps . >"$venv/build.log" 2>&1; then
