@@ -10,6 +10,14 @@ timeouts are whole milliseconds), which separates its own lateness from the engi
 
     python bench/load_bench.py [--rates 1000,10000] [--seconds 10] [--max-seconds 60]
 
+To tell the engine's share of a latency spike from the disk's, a probe process runs beside the
+engine for the whole run (``--no-disk-probe`` to skip): on the same filesystem it writes 6 KB
+and fdatasyncs about every millisecond, stamping each with the shared monotonic clock. Each
+fixed rate then prints its worst 100 ms windows (by the worst latency of the orders scheduled in
+them) next to the slowest probe fdatasync that overlapped each window, and the probe's own
+distribution. A window far worse than the disk's stall in it is the engine's (or this
+generator's) doing.
+
 Prints one line per rate and one JSON line at the end. Everything runs on 127.0.0.1 and stops
 by itself.
 """
@@ -22,10 +30,12 @@ import contextlib
 import gc
 import json
 import platform
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -35,6 +45,68 @@ from engine_proc import connect, free_port, start_engine, stop_engine, write_con
 from trade_engine.client import EngineClient
 from trade_engine.client.errors import BusyError
 from trade_engine.core.commands import Command, Deposit
+
+_PROBE = """
+import os, signal, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))  # finish, then report
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+block = b"x" * 6144
+end = time.monotonic() + seconds
+out = []
+try:
+    while time.monotonic() < end and not stop:
+        t0 = time.monotonic()
+        os.write(fd, block)
+        os.fdatasync(fd)
+        t1 = time.monotonic()
+        out.append(f"{t0:.6f} {t1 - t0:.6f}")
+        time.sleep(max(0.0, 0.001 - (t1 - t0)))
+finally:
+    os.close(fd)
+    os.unlink(path)
+sys.stdout.write("\\n".join(out))
+"""
+
+
+def start_disk_probe(directory: Path, seconds: float) -> subprocess.Popen[str]:
+    """The raw disk beside the engine: 6 KB + fdatasync about every ms, on the same fs."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _PROBE, str(directory / "disk-probe.bin"), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_disk_probe(proc: subprocess.Popen[str]) -> list[tuple[float, float]]:
+    """(start on the monotonic clock, fdatasync seconds) per probe write."""
+    out, _ = proc.communicate(timeout=600)
+    return [(float(a), float(b)) for a, b in (ln.split() for ln in out.splitlines() if ln)]
+
+
+def worst_windows(
+    samples: list[tuple[float, float]], probe: list[tuple[float, float]], n: int = 5
+) -> list[dict[str, float]]:
+    """The ``n`` 100 ms windows whose orders (by scheduled send time) waited longest, each with
+    the slowest probe fdatasync that ran during the window or its orders' wait."""
+    windows: dict[int, list[float]] = {}
+    for t, lat in samples:
+        windows.setdefault(int(t * 10), []).append(lat)
+    worst = sorted(windows.items(), key=lambda kv: max(kv[1]), reverse=True)[:n]
+    out = []
+    for w, lats in sorted(worst, key=lambda kv: -max(kv[1])):
+        lo, hi = w / 10, w / 10 + 0.1 + max(lats)
+        disk = max((d for t, d in probe if t + d >= lo and t <= hi), default=0.0)
+        out.append(
+            {
+                "at_s": round(lo, 1),
+                "orders": len(lats),
+                "max_ms": round(max(lats) * 1000, 2),
+                "disk_max_ms": round(disk * 1000, 2),
+            }
+        )
+    return out
 
 
 def pct(sorted_vals: list[float], p: float) -> float:
@@ -49,6 +121,8 @@ async def run_rate(
     """Send at ``rate`` per second (inf = as fast as ``window`` outstanding allows)."""
     loop = asyncio.get_running_loop()
     lat: list[float] = []  # from the scheduled send time (open loop: the headline figure)
+    # (scheduled send time on the monotonic clock, latency) for the timeline
+    timeline: list[tuple[float, float]] = []
     lat_sent: list[float] = []  # from the actual send (without this generator's own lateness)
     busy = 0
     errors = 0
@@ -63,6 +137,7 @@ async def run_rate(
             now = loop.time()
             lat.append(now - t_sched)
             lat_sent.append(now - t_sent)
+            timeline.append((t_sched, now - t_sched))
         elif isinstance(exc, BusyError):
             busy += 1
         else:
@@ -109,10 +184,11 @@ async def run_rate(
         "max_ms": round((lat[-1] if lat else float("nan")) * 1000, 3),
         "from_send_p50_ms": round(pct(lat_sent, 0.5) * 1000, 3),
         "from_send_p99_ms": round(pct(lat_sent, 0.99) * 1000, 3),
+        "timeline": timeline,  # (dropped before printing the JSON line)
     }
 
 
-async def bench(args: argparse.Namespace, port: int) -> list[dict[str, float]]:
+async def bench(args: argparse.Namespace, port: int) -> list[dict[str, Any]]:
     # the load generator must not stall on its own garbage collection (it keeps every
     # latency sample); its pauses would be charged to the engine
     gc.collect()
@@ -155,6 +231,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--no-fsync", action="store_true")
     ap.add_argument("--no-overlap", action="store_true", help="fsync without applying meanwhile")
+    ap.add_argument("--no-disk-probe", action="store_true", help="no raw-disk probe beside it")
     args = ap.parse_args()
     args.rates = [float(x) for x in args.rates.split(",") if x]
     port = free_port()
@@ -167,10 +244,19 @@ def main() -> None:
             overlap=not args.no_overlap,
         )
         engine = start_engine(cfg)
+        probe = None
+        if not args.no_disk_probe:
+            # long enough for every run; it is stopped with the engine
+            span = len(args.rates) * args.seconds + args.max_seconds + 60
+            probe = start_disk_probe(Path(tmp), span)
         try:
             results = asyncio.run(bench(args, port))
         finally:
             stop_engine(engine)
+            if probe is not None:
+                probe.terminate()
+        disk = read_disk_probe(probe) if probe is not None else []
+    report_timeline(results, disk)
     print(
         json.dumps(
             {
@@ -182,6 +268,39 @@ def main() -> None:
             }
         )
     )
+
+
+def report_timeline(results: list[dict[str, Any]], disk: list[tuple[float, float]]) -> None:
+    """Worst windows per fixed rate beside the disk; the probe's distribution; no raw samples
+    in the JSON line."""
+    for r in results:
+        timeline = r.pop("timeline")
+        if r["target_rate"] == -1 or not timeline:
+            continue
+        t0 = timeline[0][0]
+        shifted = [(t - t0, lat) for t, lat in timeline]
+        probe = [(t - t0, d) for t, d in disk]
+        r["worst_windows"] = worst_windows(shifted, probe)
+        print(f"rate {r['target_rate']:,.0f}/s, worst 100 ms windows (orders scheduled in them):")
+        for w in r["worst_windows"]:
+            print(
+                f"  at {w['at_s']:5.1f} s  {w['orders']:5d} orders  max {w['max_ms']:8.2f} ms"
+                f"  slowest disk fdatasync meanwhile {w['disk_max_ms']:8.2f} ms"
+            )
+    if disk:
+        d = sorted(x for _, x in disk)
+        figures = {
+            "writes": len(d),
+            "p50_ms": round(pct(d, 0.5) * 1000, 3),
+            "p99_ms": round(pct(d, 0.99) * 1000, 3),
+            "max_ms": round(d[-1] * 1000, 3),
+        }
+        print(
+            f"raw disk beside it (6 KB + fdatasync per ms): {figures['writes']:,} writes"
+            f"  p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms"
+            f"  max {figures['max_ms']:.2f} ms"
+        )
+        results.append({"disk_probe": figures})
 
 
 if __name__ == "__main__":
