@@ -206,6 +206,8 @@ class Session:
             self._send_error(ErrorCode.INTERNAL, f"{type(e).__name__}: {e}", rid)
 
     def _content_error(self, code: ErrorCode, message: str, request_id: int | None) -> None:
+        # at most max_errors lines per session, so a hostile peer cannot flood the log
+        log.info("session %s: %s %.200s", self.describe(), code, message)
         self.errors += 1
         if self.errors > self.opts.max_errors:
             self.fatal(ErrorCode.TOO_MANY_ERRORS, f"more than {self.opts.max_errors} errors")

@@ -174,29 +174,29 @@ class ProtocolError(Exception):
         self.request_id = request_id
 
 
-def _ext_hook(code: int, data: memoryview) -> Any:
-    if code == msgpack_codec.BIGINT_EXT:
-        return int(bytes(data).decode("ascii"))
-    raise ValueError(f"unknown msgpack ext type {code}")
-
-
+_ext_hook = msgpack_codec.ext_hook  # strict big integers; any other ext is refused
 _client_decoder: Any = msgspec.msgpack.Decoder(ClientMessage, ext_hook=_ext_hook)
 _server_decoder: Any = msgspec.msgpack.Decoder(ServerMessage, ext_hook=_ext_hook)
 encode = msgpack_codec.encode
 
 
 def decode_client(body: bytes) -> ClientMessage:
-    """A typed client message, or ProtocolError with the most precise code."""
+    """A typed client message, or ProtocolError with the most precise code.
+
+    Whatever a peer's bytes make the decoders raise ends here as a ProtocolError: besides
+    msgspec's own errors, the ext hook's WireFormatError and the RecursionError of deep nesting
+    (which msgspec raises itself and which no session handler should ever see).
+    """
     try:
         return _client_decoder.decode(body)  # type: ignore[no-any-return]
     except msgspec.ValidationError:
         pass  # a real problem, or an ext-coded big integer: classify on the plain form
-    except msgspec.DecodeError as exc:
-        raise ProtocolError(ErrorCode.MALFORMED_FRAME, f"body is not msgpack: {exc}") from None
+    except (msgspec.DecodeError, msgpack_codec.WireFormatError, RecursionError) as exc:
+        raise ProtocolError(ErrorCode.MALFORMED_FRAME, _not_msgpack(exc)) from None
     try:
         plain = msgpack_codec.decode(body)
     except (msgspec.DecodeError, ValueError) as exc:
-        raise ProtocolError(ErrorCode.MALFORMED_FRAME, f"body is not msgpack: {exc}") from None
+        raise ProtocolError(ErrorCode.MALFORMED_FRAME, _not_msgpack(exc)) from None
     if not isinstance(plain, dict):
         raise ProtocolError(ErrorCode.NOT_A_MAP, f"body is a {type(plain).__name__}, not a map")
     rid = plain.get("id")
@@ -212,6 +212,14 @@ def decode_client(body: bytes) -> ClientMessage:
         text = str(exc)
         code = ErrorCode.BAD_COMMAND if "$.command" in text else ErrorCode.INVALID_MESSAGE
         raise ProtocolError(code, f"{mtype}: {text}", request_id) from None
+    except RecursionError as exc:
+        raise ProtocolError(ErrorCode.MALFORMED_FRAME, _not_msgpack(exc), request_id) from None
+
+
+def _not_msgpack(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        exc = msgpack_codec.nested_too_deeply(exc)
+    return f"body is not msgpack of this protocol: {exc}"
 
 
 def decode_server(body: bytes) -> ServerMessage:
