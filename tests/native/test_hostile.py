@@ -4,12 +4,17 @@ subscriptions that would never start (issue 8, items 2, 4 and 7)."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import msgspec
 import pytest
 from helpers.aio import run
-from helpers.native import harness
+from helpers.native import SETUP_SEQ, SYMBOL, Harness, harness
 
+from trade_engine.client import ServerError
+from trade_engine.core.commands import Deposit, PlaceOrder
+from trade_engine.core.enums import Side
+from trade_engine.core.events import OrderAccepted
 from trade_engine.protocol.frames import pack
 
 _QUERY_ARGS_X = b"\x84\xa4type\xa5Query\xa2id\x0c\xa4kind\xa6assets\xa4args\x81\xa1x"
@@ -60,3 +65,54 @@ def test_malformed_content_is_answered_logged_and_counted(
         run(main())
     logged = [r.getMessage() for r in caplog.records if "MALFORMED_FRAME" in r.getMessage()]
     assert len(logged) == len(MALFORMED) + 1, logged  # + the one that ended the session
+
+
+def _journal_bytes(h: Harness) -> int:
+    return sum(p.stat().st_size for p in Path(h.sock_dir, "data").rglob("*") if p.is_file())
+
+
+def test_oversized_fields_are_refused_at_the_door_and_never_journaled() -> None:
+    async def main() -> None:
+        async with harness("real", max_frame_bytes=4 << 20) as h:
+            u1 = await h.client("u1")
+            gw = await h.client("gw")
+            seq, size = h.seqr.committed_seq, _journal_bytes(h)
+            refused = [
+                (u1, PlaceOrder(1, "B" * 900_000, "c1", Side.BUY, qty=1, price=1), "symbol"),
+                (u1, PlaceOrder(1, SYMBOL, "x" * 65, Side.BUY, qty=1, price=1), "client_order_id"),
+                (u1, PlaceOrder(1, SYMBOL, "c 1", Side.BUY, qty=1, price=1), "client_order_id"),
+                (u1, PlaceOrder(1, SYMBOL, "c1", Side.BUY, qty=2**129, price=1), "qty"),
+                (gw, Deposit(1, "USDT", 2**200, "dep-big"), "amount"),
+                (gw, Deposit(1, "USDT", 1, "t" * 129), "transfer_id"),
+                (gw, Deposit(1, "USD\u00a0T", 1, "dep-nbsp"), "asset"),
+                (gw, Deposit(2**64, "USDT", 1, "dep-user"), "user_id"),
+            ]
+            for client, cmd, field in refused:
+                with pytest.raises(ServerError) as ei:
+                    await client.submit(cmd)
+                name = f"{type(cmd).__name__}.{field}"
+                assert (ei.value.code, ei.value.field) == ("INVALID_FIELD", name), ei.value
+                assert name in ei.value.message and len(ei.value.message) < 300
+            assert h.seqr.committed_seq == seq == SETUP_SEQ
+            assert _journal_bytes(h) == size
+            # at the limits, still accepted (an 18-decimal token amount of 10**30 units)
+            r = await gw.submit(Deposit(1, "ETH", 10**30, "d" * 128))
+            assert r.events[0].amount == 10**30
+            r = await u1.submit(PlaceOrder(1, SYMBOL, "c" * 64, Side.BUY, qty=1, price=1))
+            assert isinstance(r.events[0], OrderAccepted)
+
+    run(main())
+
+
+def test_logon_fields_have_limits() -> None:
+    async def main() -> None:
+        async with harness("real") as h:
+            for field, value in [("api_key", "k" * 500_000), ("nonce", "n n"), ("signature", "zz")]:
+                raw = await h.raw()
+                msg = {"type": "Logon", "version": 1, "api_key": "gw", "ts": 0, "nonce": "n1"}
+                raw.send(msg | {"signature": "00", field: value})
+                frames = await raw.closed()
+                assert [(f["code"], f["fatal"]) for f in frames] == [("AUTH_FAILED", True)]
+                assert frames[0]["message"].startswith(field), frames
+
+    run(main())

@@ -377,7 +377,7 @@ class EngineClient:
             fut = self._pending.pop(rid, None)
             if fut is not None:
                 if not fut.done():
-                    fut.set_exception(ServerError(msg.code, msg.message, rid, msg.fatal))
+                    fut.set_exception(ServerError(msg.code, msg.message, rid, msg.fatal, msg.field))
                 return
             stream = self._subs.pop(rid, None)
             if stream is not None:

@@ -11,13 +11,19 @@ class ServerError(ClientError):
     """The server answered with an Error frame."""
 
     def __init__(
-        self, code: str, message: str, request_id: int | None = None, fatal: bool = False
+        self,
+        code: str,
+        message: str,
+        request_id: int | None = None,
+        fatal: bool = False,
+        field: str = "",
     ) -> None:
         super().__init__(f"{code}: {message}" if message else code)
         self.code = code
         self.message = message
         self.request_id = request_id
         self.fatal = fatal
+        self.field = field  # INVALID_FIELD: the command field refused, e.g. "Deposit.amount"
 
 
 class LogonError(ServerError):

@@ -12,9 +12,16 @@ from typing import Protocol
 
 from trade_engine.core.commands import Command
 from trade_engine.core.engine import Engine
-from trade_engine.sequencer import Busy, JournalEntry, SeqTooOld, Stopped
+from trade_engine.sequencer import Busy, InvalidCommand, JournalEntry, SeqTooOld, Stopped
 
-__all__ = ["Busy", "EnginePort", "SeqTooOld", "Stopped", "aclose_stream"]
+__all__ = [
+    "Busy",
+    "EnginePort",
+    "InvalidCommand",
+    "SeqTooOld",
+    "Stopped",
+    "aclose_stream",
+]
 
 
 class EnginePort(Protocol):
@@ -29,8 +36,9 @@ class EnginePort(Protocol):
         ...
 
     def submit_nowait(self, cmd: Command) -> asyncio.Future[JournalEntry]:
-        """Queue a command; the future gives its entry once durable. Raises Busy (queue full)
-        or Stopped at once, so a gateway answers without a task per request."""
+        """Queue a command; the future gives its entry once durable. Raises Busy (queue full),
+        Stopped, or InvalidCommand (a field outside ``core.limits``, named by ``.field``; never
+        journaled) at once, so a gateway answers without a task per request."""
         ...
 
     def when_durable(self, seq: int) -> asyncio.Future[int]:

@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from trade_engine.core import limits
 from trade_engine.gateway.access import ROLES, CredentialLike
 from trade_engine.protocol.messages import ErrorCode
 from trade_engine.protocol.signing import sign
 
 DEFAULT_WINDOW_NS: Final = 30 * 10**9
-MAX_NONCE_LEN: Final = 128
+MAX_NONCE_LEN: Final = limits.NONCE.max_len
 
 
 class AuthError(Exception):
@@ -45,6 +46,17 @@ class Authenticator:
         self._expiry: list[tuple[int, tuple[str, str]]] = []  # heap by forget time
 
     def verify(self, api_key: str, ts: int, nonce: str, signature: str) -> CredentialLike:
+        # before any hashing: the api_key ends up in the journal as an operator
+        for name, value, limit in (
+            ("api_key", api_key, limits.API_KEY),
+            ("nonce", nonce, limits.NONCE),
+            ("signature", signature, limits.SIGNATURE),
+        ):
+            if not limits.text_ok(value, limit):
+                raise AuthError(
+                    ErrorCode.AUTH_FAILED,
+                    f"{name}: at most {limit.max_len} characters of {limit.charset}",
+                )
         cred = self.credentials.get(api_key)
         # compute an HMAC even for an unknown key so that timing does not reveal which exist
         expected = sign(api_key, cred.secret if cred else "-", ts, nonce)

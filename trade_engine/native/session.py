@@ -18,7 +18,13 @@ from typing import Any
 from trade_engine.gateway.access import CredentialLike, Role, authorize
 from trade_engine.gateway.errors import GatewayError
 from trade_engine.gateway.port import Busy as SeqBusy
-from trade_engine.gateway.port import EnginePort, SeqTooOld, Stopped, aclose_stream
+from trade_engine.gateway.port import (
+    EnginePort,
+    InvalidCommand,
+    SeqTooOld,
+    Stopped,
+    aclose_stream,
+)
 from trade_engine.gateway.queries import run_query
 from trade_engine.native.logon import Authenticator, AuthError
 from trade_engine.native.options import ServerOptions
@@ -280,6 +286,14 @@ class Session:
             return
         except Stopped as e:
             self._send_error(ErrorCode.UNAVAILABLE, str(e), msg.id)
+            return
+        except InvalidCommand as e:  # refused at the door: never sequenced, never journaled
+            if e.field:
+                self.outbox.send(
+                    encode(Error(ErrorCode.INVALID_FIELD, str(e), msg.id, False, e.field))
+                )
+            else:
+                self._send_error(ErrorCode.BAD_COMMAND, str(e), msg.id)
             return
         self.inflight += 1
         fut.add_done_callback(partial(self._command_done, msg.id))

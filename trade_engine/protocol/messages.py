@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"
     INVALID_MESSAGE = "INVALID_MESSAGE"  # missing or mistyped fields of the message itself
     BAD_COMMAND = "BAD_COMMAND"  # the command inside a Command message does not parse
+    INVALID_FIELD = "INVALID_FIELD"  # a command field outside its limit (core.limits): `field`
     # session
     NOT_LOGGED_IN = "NOT_LOGGED_IN"
     ALREADY_LOGGED_IN = "ALREADY_LOGGED_IN"
@@ -135,6 +136,7 @@ class Error(Message):
     message: str = ""
     id: int | None = None  # the request it answers, if any
     fatal: bool = False  # the server closes the session after this frame
+    field: str = ""  # INVALID_FIELD: which one, e.g. "PlaceOrder.symbol"
 
 
 class QueryResult(Message):

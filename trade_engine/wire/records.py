@@ -17,6 +17,7 @@ import msgspec
 
 from trade_engine.core.commands import COMMAND_TYPES, Command
 from trade_engine.core.events import Event
+from trade_engine.core.limits import FieldLimitError, check_fields
 from trade_engine.wire import msgpack_codec
 
 RECORD_VERSION: Final = 1
@@ -47,14 +48,25 @@ def encode_record(cmd: Command | bytes, events: list[Event]) -> bytes:
 
 
 class InvalidCommand(ValueError):
-    """A command whose fields do not have their declared types (it could not be read back)."""
+    """A command that may not be journaled: a field outside its limit (``field`` names it,
+    ``core.limits``), or fields without their declared types (it could not be read back)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def check_command(cmd: Command) -> bytes:
-    """The command's msgpack, or InvalidCommand if it would not survive the journal round trip
-    unchanged. The bytes go into its record as they are (``encode_record``): encoded once."""
+    """The command's msgpack, or InvalidCommand if a field is outside its limit
+    (``core.limits``) or it would not survive the journal round trip unchanged. The bytes go
+    into its record as they are (``encode_record``): encoded once."""
     if type(cmd) not in _COMMAND_TYPES:
         raise InvalidCommand(f"not a command: {type(cmd).__name__}")
+    try:
+        # before encoding: a 900 KB symbol or a 2**200 deposit costs nothing more here
+        check_fields(cmd)
+    except FieldLimitError as exc:
+        raise InvalidCommand(str(exc), exc.field) from None
     try:
         data = msgpack_codec.encode(cmd)
         back = _one_cmd_decoder.decode(data)
