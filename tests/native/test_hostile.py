@@ -3,13 +3,14 @@ subscriptions that would never start (issue 8, items 2, 4 and 7)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import msgspec
 import pytest
 from helpers.aio import run
-from helpers.native import SETUP_SEQ, SYMBOL, Harness, harness
+from helpers.native import BACKENDS, SETUP_SEQ, SYMBOL, Harness, harness
 
 from trade_engine.client import ServerError
 from trade_engine.core.commands import Deposit, PlaceOrder
@@ -114,5 +115,45 @@ def test_logon_fields_have_limits() -> None:
                 frames = await raw.closed()
                 assert [(f["code"], f["fatal"]) for f in frames] == [("AUTH_FAILED", True)]
                 assert frames[0]["message"].startswith(field), frames
+
+    run(main())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_subscribe_is_acknowledged_or_refused(backend: str) -> None:
+    async def main() -> None:
+        async with harness(backend) as h:
+            raw = await h.raw()
+            raw.logon("gw")
+            await raw.recv_type("LogonAck")
+            nxt = h.seqr.committed_seq + 1
+            # the next seq: nothing to send yet, but the start is acknowledged at once
+            raw.send({"type": "Subscribe", "id": 1, "from_seq": nxt})
+            assert await raw.recv_type("Subscribed", timeout=2) == {
+                "type": "Subscribed",
+                "id": 1,
+                "from_seq": nxt,
+            }
+            # beyond it: refused, not left waiting
+            raw.send({"type": "Subscribe", "id": 2, "from_seq": nxt + 100})
+            err = await raw.recv_type("Error", timeout=2)
+            assert (err["code"], err["id"]) == ("SEQ_IN_FUTURE", 2), err
+            # from the start: Subscribed comes before the first Entry
+            raw.send({"type": "Subscribe", "id": 3, "from_seq": 0})
+            ack = await raw.recv_type("Subscribed")
+            assert (ack["id"], ack["from_seq"]) == (3, 1)
+            assert [(await raw.recv_type("Entry"))["seq"] for _ in range(SETUP_SEQ)] == list(
+                range(1, SETUP_SEQ + 1)
+            )
+            gw = await h.client("gw")
+            with pytest.raises(ServerError) as ei:
+                async with asyncio.timeout(2):
+                    async for _ in gw.subscribe(nxt + 5):
+                        pass
+            assert ei.value.code == "SEQ_IN_FUTURE"
+            await gw.submit(PlaceOrder(1, SYMBOL, "s1", Side.BUY, qty=1, price=1))
+            async for e in gw.subscribe(nxt):
+                assert e.seq == nxt
+                break
 
     run(main())

@@ -337,6 +337,7 @@ def test_unsubscribe_and_logout_on_the_wire() -> None:
             conn.logon("op")
             await conn.recv_type("LogonAck")
             conn.send({"type": "Subscribe", "id": 4, "from_seq": 1})
+            assert (await conn.recv_type("Subscribed"))["id"] == 4
             first = await conn.recv_type("Entry")
             assert (first["id"], first["seq"], first["command"]["type"]) == (4, 1, "AddAsset")
             conn.send({"type": "Subscribe", "id": 4, "from_seq": 1})

@@ -49,3 +49,9 @@ def test_entry_bodies_share_the_encoding() -> None:
     for seq in (11, 12, 13):
         eb.body(1, seq, 0, po, [])
     assert len(eb._cache) == 2
+
+
+def test_decode_server_skips_message_types_it_does_not_know() -> None:
+    # a newer server may send new message types within version 1 (docs/protocol.md)
+    assert decode_server(encode({"type": "SomethingNew", "id": 1})) is None
+    assert decode_server(encode({"type": "Subscribed", "id": 2, "from_seq": 5})) is not None

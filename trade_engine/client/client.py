@@ -48,6 +48,7 @@ from trade_engine.protocol.messages import (
     QueryResult,
     Result,
     Subscribe,
+    Subscribed,
     Unsubscribe,
     Unsubscribed,
     decode_server,
@@ -71,13 +72,14 @@ class _Stream:
     TCP stream (and eventually the server cuts it off) rather than growing memory.
     """
 
-    __slots__ = ("_space", "_waiter", "end", "ended", "entries", "limit")
+    __slots__ = ("_space", "_waiter", "end", "ended", "entries", "from_seq", "limit")
 
     def __init__(self, limit: int) -> None:
         self.entries: deque[Entry] = deque()
         self.limit = limit
         self.ended = False
         self.end: BaseException | None = None
+        self.from_seq: int | None = None  # set by the server's Subscribed: it was accepted
         self._waiter: asyncio.Future[None] | None = None
         self._space: asyncio.Future[None] | None = None
 
@@ -88,6 +90,9 @@ class _Stream:
     def push(self, e: Entry) -> None:
         self.entries.append(e)
         _wake(self._waiter)
+
+    def subscribed(self, from_seq: int) -> None:
+        self.from_seq = from_seq
 
     def finish(self, exc: BaseException | None) -> None:
         if not self.ended:
@@ -257,7 +262,10 @@ class EngineClient:
         """The durable entries from ``from_seq`` on, in seq order, without gaps or repeats.
 
         Leaving the loop unsubscribes. After a ConnectionLost, reconnect and subscribe again
-        from the last seq seen + 1.
+        from the last seq seen + 1. A start the server refuses (``SEQ_TOO_OLD``, a from_seq
+        beyond the next seq: ``SEQ_IN_FUTURE``, ``FORBIDDEN``) raises ServerError from the
+        first iteration; the server acknowledges an accepted one (``Subscribed``) before any
+        entry.
         """
         rid = next(self._ids)
         stream = _Stream(self._sub_buffer)
@@ -361,6 +369,10 @@ class EngineClient:
                 fut.set_exception(BusyError(msg.id))
         elif t is Error:
             self._on_error(msg)
+        elif t is Subscribed:
+            stream = self._subs.get(msg.id)
+            if stream is not None:
+                stream.subscribed(msg.from_seq)
         elif t is Unsubscribed:
             stream = self._subs.pop(msg.id, None)
             if stream is not None:

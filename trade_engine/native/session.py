@@ -9,6 +9,7 @@ journal entries with backpressure. Whatever goes wrong in a session stays in it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from trade_engine.protocol.messages import (
     QueryResult,
     Result,
     Subscribe,
+    Subscribed,
     Unsubscribe,
     Unsubscribed,
     decode_client,
@@ -364,6 +366,17 @@ class Session:
         if msg.from_seq < 0:
             self._send_error(ErrorCode.INVALID_MESSAGE, "from_seq must be >= 0", msg.id)
             return
+        # a start beyond the next seq names entries this engine never committed (a consumer
+        # of another engine or of a data directory restored from an older backup): say so
+        # instead of waiting silently for seqs that may mean something else when they come
+        nxt = self.port.committed_seq + 1
+        if msg.from_seq > nxt:
+            self._send_error(
+                ErrorCode.SEQ_IN_FUTURE,
+                f"from_seq {msg.from_seq} is beyond the next seq {nxt}",
+                msg.id,
+            )
+            return
         self.subs[msg.id] = asyncio.create_task(self._pump(msg.id, msg.from_seq))
 
     def _on_unsubscribe(self, msg: Unsubscribe) -> None:
@@ -377,10 +390,24 @@ class Session:
         bodies = self.ctx.entry_bodies
         timeout = self.opts.slow_consumer_seconds
         stream = None
+        first: asyncio.Future[Any] | None = None
         next_seq = from_seq
         try:
             stream = self.port.subscribe(from_seq)
-            async for entry in stream:
+            # the stream checks its start (SeqTooOld) before its first await: give it one
+            # loop step, so a refused start is an Error and an accepted one a Subscribed that
+            # comes before any Entry, even when the next entry is far off
+            first = asyncio.ensure_future(anext(stream))
+            await asyncio.sleep(0)
+            if first.done() and first.exception() is not None:
+                await first  # raises it
+            out.send(encode(Subscribed(sub_id, max(from_seq, 1))))
+            next_entry: Any = first
+            while True:
+                try:
+                    entry = await next_entry
+                except StopAsyncIteration:
+                    break
                 if out.closed:
                     return
                 if out.buffered > out.high_water and not await out.wait_writable(timeout):
@@ -391,6 +418,7 @@ class Session:
                     return
                 out.send(bodies.body(sub_id, entry.seq, entry.ts, entry.command, entry.events))
                 next_seq = entry.seq + 1
+                next_entry = anext(stream)
             self._end_sub(sub_id, ErrorCode.UNAVAILABLE, "the event stream ended")
         except SeqTooOld as e:
             self._end_sub(sub_id, ErrorCode.SEQ_TOO_OLD, str(e))
@@ -400,6 +428,10 @@ class Session:
             log.exception("subscription %d of %s failed", sub_id, self.describe())
             self._end_sub(sub_id, ErrorCode.INTERNAL, f"{type(e).__name__}: {e}")
         finally:
+            if first is not None and not first.done():
+                first.cancel()  # an async generator may not be closed while it runs
+                with contextlib.suppress(BaseException):
+                    await first
             await aclose_stream(stream)
 
     def _end_sub(self, sub_id: int, code: ErrorCode, message: str) -> None:

@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
     INVALID_NUMBER = "INVALID_NUMBER"
     SEQ_TOO_OLD = "SEQ_TOO_OLD"
+    SEQ_IN_FUTURE = "SEQ_IN_FUTURE"  # a subscription start beyond the next seq to be committed
     DUPLICATE_ID = "DUPLICATE_ID"
     TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
     UNAVAILABLE = "UNAVAILABLE"  # the sequencer has stopped
@@ -153,14 +154,31 @@ class Entry(Message):
     events: list[Event]
 
 
+class Subscribed(Message):
+    """A Subscribe was accepted: its entries from ``from_seq`` on follow (none before this)."""
+
+    id: int
+    from_seq: int  # the first seq it will deliver (a from_seq of 0 is 1)
+
+
 class Unsubscribed(Message):
     id: int
 
 
 ClientMessage = Logon | Heartbeat | CommandRequest | Query | Subscribe | Unsubscribe | Logout
 ServerMessage = (
-    LogonAck | Heartbeat | Result | Busy | Error | QueryResult | Entry | Unsubscribed | Logout
+    LogonAck
+    | Heartbeat
+    | Result
+    | Busy
+    | Error
+    | QueryResult
+    | Entry
+    | Subscribed
+    | Unsubscribed
+    | Logout
 )
+SERVER_TYPES: Final = frozenset(t.__struct_config__.tag for t in ServerMessage.__args__)
 CLIENT_TYPES: Final = frozenset(
     {"Logon", "Heartbeat", "Command", "Query", "Subscribe", "Unsubscribe", "Logout"}
 )
@@ -224,13 +242,17 @@ def _not_msgpack(exc: BaseException) -> str:
     return f"body is not msgpack of this protocol: {exc}"
 
 
-def decode_server(body: bytes) -> ServerMessage:
-    """A typed server message (the client's side); msgspec errors propagate."""
+def decode_server(body: bytes) -> ServerMessage | None:
+    """A typed server message (the client's side), None for a message type this release does
+    not know (the protocol may add them within a version); msgspec errors propagate."""
     try:
         return _server_decoder.decode(body)  # type: ignore[no-any-return]
     except msgspec.ValidationError:
-        # ext-coded big integers in typed fields: convert from the plain form
-        return msgspec.convert(msgpack_codec.decode(body), ServerMessage)  # type: ignore[no-any-return]
+        # ext-coded big integers in typed fields, or a newer message: use the plain form
+        plain = msgpack_codec.decode(body)
+        if isinstance(plain, dict) and plain.get("type") not in SERVER_TYPES:
+            return None
+        return msgspec.convert(plain, ServerMessage)  # type: ignore[no-any-return]
 
 
 def _entry_prefix() -> bytes:
