@@ -11,12 +11,18 @@ from trade_engine.journal.errors import (
     JournalLockedError,
     JournalRangeError,
     JournalSequenceError,
+    TailDamageError,
 )
 from trade_engine.journal.format import FORMAT_VERSION, GENESIS_HASH, MAX_PAYLOAD, Record
 from trade_engine.journal.reader import JournalReader, VerifyStats, first_seq, read_from, verify
 from trade_engine.journal.retention import PrunedSegment, prune_segments_before
 from trade_engine.journal.segment import TailCut
-from trade_engine.journal.writer import DEFAULT_SEGMENT_SIZE, JournalWriter, RecoveryReport
+from trade_engine.journal.writer import (
+    DEFAULT_SEGMENT_SIZE,
+    JournalWriter,
+    RecoveryReport,
+    quarantined_tails,
+)
 
 __all__ = [
     "DEFAULT_SEGMENT_SIZE",
@@ -35,9 +41,11 @@ __all__ = [
     "Record",
     "RecoveryReport",
     "TailCut",
+    "TailDamageError",
     "VerifyStats",
     "first_seq",
     "prune_segments_before",
+    "quarantined_tails",
     "read_from",
     "verify",
 ]

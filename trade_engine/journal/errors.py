@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class JournalError(Exception):
@@ -25,6 +26,11 @@ class JournalCorruptError(JournalError):
         super().__init__(f"journal corrupt: {path}: byte offset {offset}, seq {seq}: {reason}")
 
 
+class TailDamageError(JournalCorruptError):
+    """Strict start (``strict_tail``): the final record is complete but damaged, so it may have
+    been acknowledged; the writer refuses instead of cutting it. Nothing was changed."""
+
+
 class JournalSequenceError(JournalError, ValueError):
     """The writer refused a record whose seq is not the previous seq + 1."""
 
@@ -38,4 +44,12 @@ class JournalClosedError(JournalError):
 
 
 class JournalLockedError(JournalError):
-    """Another writer holds the journal directory."""
+    """Another writer holds the journal directory.
+
+    ``holders``: the processes found with the lock file open (``lockfile.LockHolder``), so a
+    refused start can say which engine (or leftover child of one) to stop.
+    """
+
+    def __init__(self, message: str, holders: tuple[Any, ...] = ()) -> None:
+        super().__init__(message)
+        self.holders = holders

@@ -255,6 +255,11 @@ class TailCut:
     length: int  # bytes removed
     seq: int  # first seq that was not (completely) written
     reason: str
+    # True when the cut starts with a COMPLETE record that fails its check (bad CRC, or a
+    # damaged length field): bit rot can do that to a record that was fsynced and
+    # acknowledged, so the cut may lose an acknowledged command. False for a short record or
+    # zeros: what a crash mid-write leaves, never acknowledged (commit returns after fsync).
+    may_be_acknowledged: bool = False
 
     def __str__(self) -> str:
         return (
@@ -284,12 +289,20 @@ def classify_tail(path: Path, damage: Damage, limit: int | None = None) -> TailC
         return TailCut(path, damage.offset, len(rest), damage.seq, "zero-filled tail")
     if damage.kind not in _TORN_CANDIDATES:
         raise corrupt(damage.reason)
+    complete = False
     if damage.kind is DamageKind.BAD_CRC:
         (plen,) = struct.unpack_from("<I", rest, 0)
         after = rest[RECORD_HEAD_SIZE + plen :]
         if after.strip(b"\0"):
             raise corrupt(f"CRC mismatch, followed by {len(after)} more bytes: not a torn tail")
-        reason = "CRC mismatch on the final record"
+        # a whole record is there (header and payload up to its length): a torn write that
+        # reached the file size but not the data, or bit rot of an acknowledged record
+        complete = bool(rest[RECORD_HEAD_SIZE:].strip(b"\0"))
+        reason = "CRC mismatch on the final record, which is complete"
+    elif _complete_with_bad_length(rest):
+        complete = True
+        reason = f"{damage.reason}; the bytes to end of file are a complete record whose CRC "
+        reason += "matches: only its length field is damaged"
     else:
         reason = damage.reason
     found = _find_intact_record(rest, damage.seq)
@@ -299,7 +312,15 @@ def classify_tail(path: Path, damage: Damage, limit: int | None = None) -> TailC
             f"{damage.reason}, but an intact record with seq {seq} follows at byte offset "
             f"{damage.offset + off}: not a torn tail"
         )
-    return TailCut(path, damage.offset, len(rest), damage.seq, reason)
+    return TailCut(path, damage.offset, len(rest), damage.seq, reason, complete)
+
+
+def _complete_with_bad_length(rest: bytes) -> bool:
+    """Whether ``rest`` is exactly one record whose CRC matches but whose length is wrong."""
+    if len(rest) < RECORD_HEAD_SIZE:
+        return False
+    plen, crc = _PREFIX.unpack_from(rest, 0)
+    return plen != len(rest) - RECORD_HEAD_SIZE and zlib.crc32(rest[8:]) == int(crc)
 
 
 def _find_intact_record(rest: bytes, seq: int) -> tuple[int, int] | None:

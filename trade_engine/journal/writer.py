@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
@@ -17,15 +16,14 @@ from types import TracebackType
 from trade_engine.journal.errors import (
     JournalClosedError,
     JournalError,
-    JournalLockedError,
     JournalSequenceError,
+    TailDamageError,
 )
 from trade_engine.journal.fileio import fsync_dir, write_all
 from trade_engine.journal.format import (
     GENESIS_HASH,
     HASH_SIZE,
     HEADER_SIZE,
-    LOCK_NAME,
     MAX_PAYLOAD,
     MAX_SEQ,
     MAX_TS,
@@ -36,8 +34,11 @@ from trade_engine.journal.format import (
     SegmentHeader,
     segment_name,
 )
+from trade_engine.journal.lockfile import lock_directory
 from trade_engine.journal.retention import PrunedSegment, prune_segments_before
 from trade_engine.journal.segment import TailCut, list_temp_files, scan_journal
+
+QUARANTINE_DIR = "quarantine"  # under the journal directory: cut tails, kept
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,13 @@ class RecoveryReport:
     removed_temp_files: tuple[Path, ...]
     full_scan: bool
     seconds: float
+    quarantined: Path | None = None  # where the bytes of a cut tail were kept
+
+
+def quarantined_tails(directory: Path) -> list[Path]:
+    """The tails a start has cut from the journal in ``directory``, kept (oldest name first)."""
+    q = Path(directory) / QUARANTINE_DIR
+    return sorted(p for p in q.iterdir() if p.is_file()) if q.is_dir() else []
 
 
 class _Chunk:
@@ -92,6 +100,10 @@ class JournalWriter:
     segment plus the links between segments (False; see docs/journal-format.md).
     ``tail_chain``: without ``full_scan``, recompute the chain over the last segment (True)
     or check it by CRC and seq and take its last record's stored hash (False).
+    A cut tail's bytes are kept in ``quarantine_dir`` (default ``<directory>/quarantine``)
+    before the cut. ``strict_tail``: refuse (``TailDamageError``) instead of cutting a final
+    record that is complete but damaged, which may have been acknowledged; a short or
+    zero-filled tail, which never was, is still cut.
     """
 
     def __init__(
@@ -103,6 +115,8 @@ class JournalWriter:
         genesis: bytes = GENESIS_HASH,
         full_scan: bool = True,
         tail_chain: bool = True,
+        quarantine_dir: Path | None = None,
+        strict_tail: bool = False,
     ) -> None:
         if segment_size < 1:
             raise ValueError("segment_size must be positive")
@@ -118,12 +132,14 @@ class JournalWriter:
         self._usable = True  # neither closed nor failed: one test on the hot path
         self._fd: int | None = None
         self._fd_dirty = False
+        self._quarantine_dir = quarantine_dir or self._dir / QUARANTINE_DIR
+        self._strict_tail = strict_tail
 
         created = not self._dir.exists()
         self._dir.mkdir(parents=True, exist_ok=True)
         if created and sync:
             fsync_dir(self._dir.resolve().parent)
-        self._lock_fd = _lock_directory(self._dir)
+        self._lock_fd = lock_directory(self._dir)
         try:
             self.recovery = self._recover(full_scan, genesis, tail_chain)
         except BaseException:
@@ -142,8 +158,20 @@ class JournalWriter:
 
         scan = scan_journal(self._dir, full=full_scan, tail_chain=tail_chain)
         cut = scan.tail_cut
+        quarantined = None
         if cut is not None:
-            log.warning("journal %s: cutting %s", self._dir, cut)
+            if self._strict_tail and cut.may_be_acknowledged:
+                raise TailDamageError(
+                    cut.path,
+                    cut.offset,
+                    cut.seq,
+                    f"{cut.reason}: the final record may have been acknowledged, and "
+                    "sequencer.strict_tail refuses to cut it. Check whether seq "
+                    f"{cut.seq} reached a client, a replica or a sink; to accept its loss, "
+                    "start once with strict_tail off (its bytes are then kept in quarantine)",
+                )
+            quarantined = self._quarantine(cut)
+            self._log_cut(cut, quarantined)
             fd = os.open(cut.path, os.O_WRONLY | os.O_CLOEXEC)
             try:
                 os.ftruncate(fd, cut.offset)
@@ -181,6 +209,7 @@ class JournalWriter:
             removed_temp_files=tuple(temps),
             full_scan=full_scan,
             seconds=time.perf_counter() - started,
+            quarantined=quarantined,
         )
         log.info(
             "journal %s: opened, %d records (seq %s..%s) in %d segments, %.3f s",
@@ -192,6 +221,58 @@ class JournalWriter:
             report.seconds,
         )
         return report
+
+    def _quarantine(self, cut: TailCut) -> Path:
+        """Keep the bytes about to be cut, durably, before the cut: the only copy of what may
+        be an acknowledged record. If they cannot be kept (a full disk), the start fails."""
+        with open(cut.path, "rb") as f:
+            f.seek(cut.offset)
+            data = f.read(cut.length)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        name = f"tail-seq{cut.seq}-{cut.path.stem}-off{cut.offset}-{stamp}.bin"
+        qdir = self._quarantine_dir
+        path = qdir / name
+        try:
+            qdir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            try:
+                write_all(fd, data)
+                if self._sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            if self._sync:
+                fsync_dir(qdir)
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise JournalError(
+                f"cannot keep the damaged journal tail ({cut.length} bytes at seq {cut.seq}) in "
+                f"{qdir} before cutting it: {exc}"
+            ) from exc
+        return path
+
+    def _log_cut(self, cut: TailCut, kept: Path) -> None:
+        if cut.may_be_acknowledged:
+            # bit rot looks like this too: the record was complete, so it may have been
+            # fsynced and acknowledged before the damage
+            log.error(
+                "journal %s: cutting %s; the record was complete, so seq %d MAY HAVE BEEN "
+                "ACKNOWLEDGED: check whether it reached a client, a replica or a sink (runbook: "
+                "a damaged final record). Its bytes are kept in %s; sequencer.strict_tail "
+                "refuses to start instead of cutting",
+                self._dir,
+                cut,
+                cut.seq,
+                kept,
+            )
+        else:
+            log.warning(
+                "journal %s: cutting %s; a write that never completed, so never acknowledged "
+                "(bytes kept in %s)",
+                self._dir,
+                cut,
+                kept,
+            )
 
     # -- state ---------------------------------------------------------------------------
 
@@ -385,13 +466,3 @@ class JournalWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close(commit=exc_type is None)
-
-
-def _lock_directory(directory: Path) -> int:
-    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise JournalLockedError(f"{directory} is open by another journal writer") from None
-    return fd

@@ -269,7 +269,7 @@ def verify(
 
     Exit code 3: only a torn tail, which the engine cuts on its next start.
     """
-    from trade_engine.journal import JournalError, JournalReader
+    from trade_engine.journal import JournalError, JournalReader, quarantined_tails
     from trade_engine.recovery.snapshots import list_snapshots, unfinished_snapshots
 
     journal_dir, snapshot_dir = _dirs(data_dir)
@@ -302,11 +302,24 @@ def verify(
             typer.echo(f"  chain: entering {vs.entering_hash.hex()}  last {vs.last_hash.hex()}")
         if first_seq is not None and first_seq > 1:
             typer.echo(f"  the journal starts at seq {first_seq} (older segments were pruned)")
-        if torn is not None:
+        if torn is not None and torn.may_be_acknowledged:
+            typer.echo(
+                f"WARNING: {torn} (the record is complete, so seq {torn.seq} may have been "
+                "acknowledged: bit rot, not a crash mid-write? The engine cuts it on its next "
+                "start, keeping its bytes in quarantine, or refuses with sequencer.strict_tail)",
+                err=True,
+            )
+        elif torn is not None:
             typer.echo(
                 f"WARNING: {torn} (a crash mid-write; the engine cuts it on its next start)",
                 err=True,
             )
+    kept = quarantined_tails(journal_dir)
+    if kept:
+        typer.echo(
+            f"note: {len(kept)} tail{'s' if len(kept) > 1 else ''} cut on start kept in "
+            f"quarantine ({kept[0].parent}): {', '.join(p.name for p in kept)}"
+        )
 
     # snapshots: checksum, place in the journal, which one a start would use
     checks = list(_read_snapshots(list_snapshots(snapshot_dir)))
