@@ -10,6 +10,7 @@ set or the new one, never a half file under a real name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -70,17 +71,24 @@ def write_snapshot_bytes(directory: Path, seq: int, data: bytes) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     final = snapshot_path(directory, seq)
     tmp = final.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, final)
-    dfd = os.open(directory, os.O_RDONLY)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+    except BaseException:
+        # a full disk (or any failure) must not leave a temp file behind: on a full disk it is
+        # exactly the space the operator is looking for
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    dfd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fsync(dfd)
     finally:
@@ -193,13 +201,64 @@ def load_newest(directory: Path, max_seq: int | None = None) -> tuple[SnapshotIn
     return None
 
 
-def prune_snapshots(directory: Path, keep: int) -> list[Path]:
-    """Delete all but the ``keep`` newest snapshots (and stale temp files)."""
+def verify_snapshot(path: Path) -> SnapshotInfo:
+    """Check one snapshot's header and checksum without decoding it (what retention needs)."""
+    info, body, digest = _read(path)
+    if hashlib.sha256(body).digest() != digest:
+        raise SnapshotError(f"{path}: checksum mismatch")
+    return info
+
+
+DAMAGED_SUFFIX: Final = ".damaged"
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """What ``retain_snapshots`` kept, removed and set aside."""
+
+    kept: tuple[SnapshotInfo, ...]  # verified, newest first
+    removed: tuple[Path, ...]  # older verified snapshots beyond ``keep``, and temp files
+    set_aside: tuple[tuple[Path, str], ...]  # damaged: renamed to *.damaged, with the reason
+    unreadable: tuple[tuple[Path, str], ...]  # could not be read (I/O): left as they are
+
+    @property
+    def oldest_kept_seq(self) -> int | None:
+        """The journal may be pruned up to here, never further: None = prune nothing."""
+        return self.kept[-1].seq if self.kept else None
+
+
+def retain_snapshots(directory: Path, keep: int) -> Retention:
+    """Keep the ``keep`` newest snapshots that verify; delete older verified ones.
+
+    Only a snapshot that verifies counts: a damaged one is never a reason to delete a good
+    one (issue 8, item 9). It is renamed to ``*.damaged`` (out of the way of every start,
+    kept for inspection) and reported. A snapshot that cannot be read for an I/O reason is
+    neither counted nor touched. So a verified snapshot is only deleted once ``keep`` newer
+    verified ones exist, and the newest verified one never is.
+    """
+    if keep < 1:
+        raise ValueError("keep must be at least 1: the newest good snapshot is never deleted")
+    kept: list[SnapshotInfo] = []
     removed: list[Path] = []
-    for path in list_snapshots(directory)[keep:]:
-        path.unlink()
-        removed.append(path)
+    set_aside: list[tuple[Path, str]] = []
+    unreadable: list[tuple[Path, str]] = []
+    for path in list_snapshots(directory):
+        try:
+            info = verify_snapshot(path)
+        except SnapshotError as exc:
+            aside = path.with_name(path.name + DAMAGED_SUFFIX)
+            os.replace(path, aside)
+            set_aside.append((aside, str(exc)))
+            continue
+        except OSError as exc:
+            unreadable.append((path, str(exc)))
+            continue
+        if len(kept) < keep:
+            kept.append(info)
+        else:
+            path.unlink()
+            removed.append(path)
     for tmp in unfinished_snapshots(directory):
         tmp.unlink()
         removed.append(tmp)
-    return removed
+    return Retention(tuple(kept), tuple(removed), tuple(set_aside), tuple(unreadable))

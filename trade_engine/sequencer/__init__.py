@@ -2,6 +2,7 @@
 
 from trade_engine.sequencer.sequencer import (
     Busy,
+    DiskFull,
     SeqTooOld,
     Sequencer,
     SequencerConfig,
@@ -11,6 +12,7 @@ from trade_engine.wire.records import InvalidCommand, JournalEntry
 
 __all__ = [
     "Busy",
+    "DiskFull",
     "InvalidCommand",
     "JournalEntry",
     "SeqTooOld",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import gc
 import logging
 import os
@@ -34,12 +35,12 @@ from trade_engine.journal import JournalRangeError, JournalReader, JournalWriter
 from trade_engine.recovery import RecoveryError
 from trade_engine.recovery.replay import RecoveryResult, recover
 from trade_engine.recovery.snapshots import (
+    Retention,
     encode_snapshot,
-    list_snapshots,
-    prune_snapshots,
-    seq_of,
+    retain_snapshots,
     write_snapshot_bytes,
 )
+from trade_engine.sequencer.child import ChildStatus, detach_child, read_status, write_status
 from trade_engine.sequencer.clock import EngineClock
 from trade_engine.wire.records import (
     JournalEntry,
@@ -63,6 +64,13 @@ class Stopped(Exception):
     """The sequencer has stopped (or failed) and takes no more commands."""
 
 
+class DiskFull(Stopped):
+    """The journal's file system has less free space than ``min_free_mib``: commands are
+    refused (nothing was sequenced) until space is freed; queries still work.
+
+    A ``Stopped`` so that a gateway that does not know it answers "unavailable"."""
+
+
 @dataclass(frozen=True, slots=True)
 class SequencerConfig:
     max_queue: int = 10_000  # inbound commands waiting; beyond this submit() raises Busy
@@ -78,6 +86,13 @@ class SequencerConfig:
     # on open, walk every record of every segment (CRC + chain) instead of the last segment by
     # CRC and the links between sealed ones; see docs/adr/0007
     full_scan_on_open: bool = False
+    # refuse commands (DiskFull) while the journal's file system has less free space than this
+    # (0 = never); checked every disk_check_seconds by a timer, never per command
+    min_free_mib: int = 256
+    disk_check_seconds: float = 1.0
+    # a damaged final journal record that may have been acknowledged (complete, bad CRC):
+    # refuse to start instead of cutting it (docs/journal-format.md)
+    strict_tail: bool = False
 
 
 _Pending = tuple["asyncio.Future[JournalEntry]", JournalEntry]
@@ -120,6 +135,11 @@ class Sequencer:
         self._last_snapshot_seq = recovery.snapshot_seq if recovery else 0
         self._last_snapshot_time = time.monotonic()
         self._snapshot_child: int | None = None
+        self._snapshot_status_fd = -1  # read end of the child's status pipe
+        self._snapshot_seq = 0  # the seq the running child writes
+        self._disk_low = False
+        self._disk_timer: asyncio.TimerHandle | None = None
+        self._refusing = False  # stopping, failed or disk low: one test at the door
         self.stats = SequencerStats()
 
     # ------------------------------------------------------------------ lifecycle
@@ -144,6 +164,7 @@ class Sequencer:
             sync=cfg.sync,
             full_scan=cfg.full_scan_on_open,
             tail_chain=cfg.full_scan_on_open,
+            strict_tail=cfg.strict_tail,
         )
         try:
             # on this thread, not a worker: nothing else runs before recovery ends, and
@@ -170,6 +191,7 @@ class Sequencer:
     async def stop(self) -> None:
         """Finish what is queued, make it durable, and close the journal."""
         self._stopping = True
+        self._update_door()
         with contextlib.suppress(asyncio.QueueFull):
             self._inbox.put_nowait((_STOP, b"", asyncio.get_running_loop().create_future()))
         while self._run_task is not None and not self._run_task.done():
@@ -177,6 +199,8 @@ class Sequencer:
         self._close()
 
     def _close(self) -> None:
+        if self._disk_timer is not None:
+            self._disk_timer.cancel()
         try:
             with contextlib.suppress(Exception):
                 self._reap_snapshot(block=True)  # it may prune through the journal writer
@@ -197,13 +221,19 @@ class Sequencer:
     async def run(self) -> None:
         """The sequencing loop; runs until ``stop()``."""
         self._run_task = asyncio.current_task()
+        if self.config.min_free_mib > 0:
+            self._check_disk()
         try:
             await self._loop()
         except BaseException as exc:
             # a failed apply or fsync: nothing in flight may be reported as done, and nobody
             # may wait forever. Stop taking commands; fail every waiter; end subscriptions.
             self._failed = exc
-            if not isinstance(exc, asyncio.CancelledError):
+            self._update_door()
+            if isinstance(exc, OSError):
+                # the disk, not a bug: one line that says what happened and what to do
+                log.error("sequencer stopped: %s", storage_failure(exc, self))
+            elif not isinstance(exc, asyncio.CancelledError):
                 log.exception("sequencer stopped on an error")
             self._fail_pending(exc)
             raise
@@ -220,8 +250,8 @@ class Sequencer:
         Raises Busy (queue full) or Stopped at once, so a gateway can answer without a task
         per request.
         """
-        if self._stopping or self._failed is not None:
-            raise Stopped("the sequencer is not accepting commands")
+        if self._refusing:
+            self._refuse()
         data = check_command(cmd)  # a record that cannot be read back must never be written
         fut: asyncio.Future[JournalEntry] = asyncio.get_running_loop().create_future()
         try:
@@ -230,6 +260,56 @@ class Sequencer:
             self.stats.busy += 1
             raise Busy(f"inbound queue full ({self.config.max_queue})") from None
         return fut
+
+    def _refuse(self) -> None:
+        if self._stopping or self._failed is not None:
+            raise Stopped("the sequencer is not accepting commands")
+        raise DiskFull(
+            f"refused: the journal's disk ({self.journal_dir}) has less than "
+            f"{self.config.min_free_mib} MiB free (sequencer.min_free_mib); nothing was "
+            "sequenced"
+        )
+
+    def _update_door(self) -> None:
+        # the three reasons to refuse folded into one flag, so the door costs one test
+        self._refusing = self._stopping or self._failed is not None or self._disk_low
+
+    def _check_disk(self) -> None:
+        """Timer: compare the journal's free space with ``min_free_mib``; reschedule.
+
+        A statvfs every ``disk_check_seconds`` on the loop thread (microseconds), never per
+        command. The threshold must cover what can be written between two checks (at 25K
+        commands/s about 15 MB/s) plus the next snapshot.
+        """
+        self._disk_timer = None
+        if self._closed or self._failed is not None:
+            return
+        limit = self.config.min_free_mib * 1024 * 1024
+        try:
+            st = os.statvfs(self.journal_dir)
+        except OSError as exc:
+            log.warning("cannot check free space of %s: %s", self.journal_dir, exc)
+        else:
+            free = st.f_bavail * st.f_frsize
+            low = free < limit
+            if low and not self._disk_low:
+                log.error(
+                    "disk almost full: %s has %.1f MiB free, below sequencer.min_free_mib (%d):"
+                    " refusing new commands until space is freed (runbook: Disk full)",
+                    self.journal_dir,
+                    free / 2**20,
+                    self.config.min_free_mib,
+                )
+            elif self._disk_low and not low:
+                log.warning(
+                    "disk space recovered: %s has %.1f MiB free; accepting commands again",
+                    self.journal_dir,
+                    free / 2**20,
+                )
+            self._disk_low = low
+            self._update_door()
+        loop = asyncio.get_running_loop()
+        self._disk_timer = loop.call_later(self.config.disk_check_seconds, self._check_disk)
 
     def _drain(self, first: _Queued | None) -> list[_Queued]:
         batch = [] if first is None else [first]
@@ -343,6 +423,8 @@ class Sequencer:
                 fut.set_exception(err)
         self._inflight, self._batch = [], []
         self._closed = True
+        if self._disk_timer is not None:
+            self._disk_timer.cancel()
         for sub in list(self._subscribers):
             sub.close()
 
@@ -455,25 +537,51 @@ class Sequencer:
         self._last_snapshot_seq = seq
         self._last_snapshot_time = time.monotonic()
         if fork and hasattr(os, "fork"):
-            pid = os.fork()
-            if pid == 0:  # child: serialise, write, leave without running any cleanup
-                gc.disable()  # the child lives for one job; collecting would only touch pages
-                code = 0
-                try:
-                    write_snapshot_bytes(
-                        self.snapshot_dir, seq, encode_snapshot(export_state(self.engine))
-                    )
-                except BaseException:
-                    code = 1
-                os._exit(code)
+            parent = os.getpid()
+            status_r, status_w = os.pipe()  # the child's reason (or its retention) comes back
+            try:
+                pid = os.fork()
+            except BaseException:
+                os.close(status_r)
+                os.close(status_w)
+                raise
+            if pid == 0:  # child: never returns
+                self._snapshot_child_main(parent, status_w, seq)
+            os.close(status_w)
             self._snapshot_child = pid
+            self._snapshot_status_fd = status_r
+            self._snapshot_seq = seq
         else:
             self._write_snapshot(seq)
-            self._after_snapshot()
+            kept = retain_snapshots(self.snapshot_dir, self.config.snapshots_kept)
+            self._after_snapshot(kept)
         pause = time.perf_counter() - t0
         self.stats.snapshot_pauses.append(pause)
         log.info("snapshot at seq %d (pause %.1f ms)", seq, pause * 1000)
         return pause
+
+    def _snapshot_child_main(self, parent: int, status_w: int, seq: int) -> None:
+        """The forked child: serialise, write, keep the good snapshots, report, leave.
+
+        It holds nothing the next engine needs (detach_child closes every inherited fd but
+        the status pipe and stdio: the journal lock, the listening sockets, client sockets)
+        and it dies with its parent, so a restart is never blocked by an orphan (issue 8).
+        It leaves with os._exit: no cleanup of the parent's objects may run here.
+        """
+        status = ChildStatus(ok=False, error="child ended before reporting")
+        try:
+            detach_child(parent, keep=status_w)
+            gc.disable()  # the child lives for one job; collecting would only touch pages
+            self._write_snapshot(seq)
+            retention = retain_snapshots(self.snapshot_dir, self.config.snapshots_kept)
+            status = ChildStatus.from_retention(retention)
+        except BaseException as exc:
+            status = ChildStatus.from_exception(exc)
+        finally:
+            try:
+                write_status(status_w, status)
+            finally:
+                os._exit(0 if status.ok else 1)
 
     def _write_snapshot(self, seq: int) -> None:
         write_snapshot_bytes(self.snapshot_dir, seq, encode_snapshot(export_state(self.engine)))
@@ -482,25 +590,60 @@ class Sequencer:
         pid = self._snapshot_child
         if pid is None:
             return
-        done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+        done, wstatus = os.waitpid(pid, 0 if block else os.WNOHANG)
         if done == 0:
             return
         self._snapshot_child = None
-        if os.waitstatus_to_exitcode(status) != 0:
-            log.error("snapshot child %d failed (status %d)", pid, status)
+        fd, self._snapshot_status_fd = self._snapshot_status_fd, -1
+        status = read_status(fd, wstatus)  # the child has exited: this read does not block
+        if not status.ok:
+            log.error(
+                "snapshot at seq %d failed (child %d): %s",
+                self._snapshot_seq,
+                pid,
+                status.explain(self.snapshot_dir),
+            )
             return
-        self._after_snapshot()
+        self._after_snapshot(status.retention())
 
-    def _after_snapshot(self) -> None:
-        removed = prune_snapshots(self.snapshot_dir, self.config.snapshots_kept)
-        for p in removed:
+    def _after_snapshot(self, retention: Retention) -> None:
+        for p in retention.removed:
             log.info("removed old snapshot %s", p.name)
+        for p, why in retention.set_aside:
+            log.error(
+                "snapshot %s is damaged (%s): set aside as %s, not counted as kept; "
+                "inspect or delete it",
+                p.name.removesuffix(".damaged"),
+                why,
+                p.name,
+            )
+        for p, why in retention.unreadable:
+            log.error("snapshot %s could not be read (%s): not counted as kept", p.name, why)
         if self.config.prune_journal:
-            kept = list_snapshots(self.snapshot_dir)
-            if kept:
-                pruned = self._journal.prune_segments_before(seq_of(kept[-1]) + 1)
+            # only up to the oldest snapshot that verified: everything after it must stay
+            # replayable (issue 8, item 9); none verified = prune nothing
+            oldest = retention.oldest_kept_seq
+            if oldest is not None:
+                pruned = self._journal.prune_segments_before(oldest + 1)
                 for seg in pruned:
                     log.info("pruned journal segment %s", seg.path.name)
+
+
+def storage_failure(exc: OSError, seqr: Sequencer) -> str:
+    """One line for an operator: what failed on the disk, what is safe, what to do."""
+    name = errno.errorcode.get(exc.errno or 0, "?")
+    where = seqr.journal_dir
+    safe = f"nothing after seq {seqr.committed_seq} was acknowledged"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"disk full ({name}) writing the journal in {where}: {safe}; free space on that "
+            "file system (or raise its quota) and start the engine again, which cuts the "
+            "partial record (runbook: Disk full)"
+        )
+    return (
+        f"I/O error writing the journal in {where}: {exc.strerror or exc} ({name}); {safe}; "
+        "check the disk (dmesg, SMART, mount options) before starting again"
+    )
 
 
 @dataclass(slots=True)
