@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +14,22 @@ app = typer.Typer(no_args_is_help=True, help="Trade engine: matching, accounts, 
 app.add_typer(journal_app, name="journal", help="Verify, inspect and replay a data directory.")
 
 
-@app.command()
+ENGINE_HELP = """Run one engine process: recover, then sequence and serve until SIGINT/SIGTERM.
+
+\b
+Exit codes (ops/runbook-engine.md says what to do for each):
+  0  stopped by SIGTERM/SIGINT; everything acknowledged is durable
+  1  unexpected error (a bug): a traceback is printed
+  2  config file missing, unreadable or invalid, or bad options
+  3  data directory in use: another process holds the journal lock (named)
+  4  cannot listen: the TCP port or Unix socket is in use or not allowed
+  5  journal or snapshots damaged or inconsistent: start refused
+  6  disk full (at start, or the journal could not be written)
+  7  the data directory cannot be used: I/O error, permissions, read-only
+"""
+
+
+@app.command(help=ENGINE_HELP)
 def engine(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="YAML file merged over the defaults")
@@ -27,9 +41,9 @@ def engine(
         bool, typer.Option("--no-fsync", help="skip fsync (tests and trials only: not durable)")
     ] = False,
 ) -> None:
-    """Run one engine process: recover, then sequence and serve until SIGINT/SIGTERM."""
     from trade_engine.config import load_config
-    from trade_engine.process import run_engine
+    from trade_engine.config.settings import ConfigError
+    from trade_engine.process import ExitCode, main
 
     overrides: dict[str, Any] = {}
     if data_dir is not None:
@@ -43,12 +57,22 @@ def engine(
         overrides["listen"] = listen
     if no_fsync:
         overrides["sequencer"] = {"sync": False}
-    cfg = load_config(config, overrides)
-    logging.basicConfig(
-        level=cfg.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    asyncio.run(run_engine(cfg))
+    # logging first, so that even a refused config is reported as one log line
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        cfg = load_config(config, overrides)
+    except ConfigError as exc:
+        logging.getLogger("trade_engine").error("%s; fix it and start again", exc)
+        raise typer.Exit(ExitCode.CONFIG) from None
+    try:
+        logging.getLogger().setLevel(cfg.log_level)
+    except ValueError as exc:
+        logging.getLogger("trade_engine").error("invalid log_level in the config: %s", exc)
+        raise typer.Exit(ExitCode.CONFIG) from None
+    raise typer.Exit(main(cfg))
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @app.command()

@@ -1,23 +1,165 @@
-"""The engine process: recover, apply the configured market definition, serve, stop cleanly."""
+"""The engine process: recover, apply the configured market definition, serve, stop cleanly.
+
+A start that is refused for a known reason, and a run that stops because the disk failed, end
+with one ERROR line that names the cause and what to do, and an exit code of its own
+(``ExitCode``; ops/runbook-engine.md lists them). Only what is not understood (a bug) ends with
+a traceback and exit code 1.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import signal
 import time
+from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
 from trade_engine.config import EngineConfig
+from trade_engine.config.settings import ConfigError
 from trade_engine.core.commands import AddAsset, AddSymbol, Command
 from trade_engine.core.events import Rejected
 from trade_engine.core.symbols import SymbolSpec
+from trade_engine.journal import JournalCorruptError, JournalError, JournalLockedError
 from trade_engine.native import serve
-from trade_engine.sequencer import Sequencer, SequencerConfig
+from trade_engine.recovery import RecoveryError
+from trade_engine.sequencer import DiskFull, Sequencer, SequencerConfig
 
 log = logging.getLogger("trade_engine")
+
+
+class ExitCode(IntEnum):
+    """The engine process's exit codes; ops/runbook-engine.md says what to do for each."""
+
+    OK = 0  # stopped by SIGTERM/SIGINT, everything durable
+    FAILED = 1  # an unexpected error (a bug): the traceback is printed
+    CONFIG = 2  # config file missing, unreadable or invalid (also: bad command-line options)
+    DATA_DIR_IN_USE = 3  # another process holds the journal's lock (it is named)
+    ADDRESS_IN_USE = 4  # cannot listen on the configured TCP port or Unix socket
+    JOURNAL_DAMAGED = 5  # journal or snapshots damaged or inconsistent: start refused
+    DISK_FULL = 6  # no space (or quota) left on the data directory's file system
+    DISK_ERROR = 7  # the data directory cannot be used: I/O error, permissions, read-only
+
+
+class Refusal(Exception):
+    """A known reason to refuse to start or to stop: one line, an exit code."""
+
+    def __init__(self, code: ExitCode, message: str, *, logged: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.logged = logged  # already reported by whoever found it (the sequencer)
+
+
+class ListenError(Exception):
+    def __init__(self, where: str, exc: OSError) -> None:
+        super().__init__(f"cannot listen on {where}: {exc.strerror or exc}")
+        self.where = where
+        self.os_error = exc
+
+
+class SequencerFailed(Exception):
+    """The sequencer loop stopped on an error; it has logged the reason already."""
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def classify(exc: BaseException, cfg: EngineConfig) -> Refusal | None:
+    """The refusal ``exc`` stands for, with its line and exit code; None: not understood."""
+    chain = _chain(exc)
+    data = cfg.data_dir
+    runbook = "(ops/runbook-engine.md: The engine refuses to start)"
+    for e in chain:
+        if isinstance(e, Refusal):
+            return e
+        if isinstance(e, ConfigError):
+            return Refusal(ExitCode.CONFIG, f"{e}; fix the file and start again")
+        if isinstance(e, JournalLockedError):
+            return Refusal(ExitCode.DATA_DIR_IN_USE, str(e))
+        if isinstance(e, ListenError):
+            hint = "another process listens there; stop it or change listen.tcp_port/unix"
+            if e.os_error.errno != errno.EADDRINUSE:
+                hint = "check listen.tcp_host/tcp_port/unix (address and permissions)"
+            return Refusal(ExitCode.ADDRESS_IN_USE, f"{e}: {hint}")
+        if isinstance(e, DiskFull):
+            return Refusal(
+                ExitCode.DISK_FULL, f"{e}: free space (ops/runbook-engine.md: Disk full)"
+            )
+        if isinstance(e, OSError) and e.errno in _FULL:
+            return Refusal(
+                ExitCode.DISK_FULL,
+                f"disk full under {data} ({e}): free space on that file system and start again "
+                "(ops/runbook-engine.md: Disk full)",
+                logged=isinstance(exc, SequencerFailed),
+            )
+    for e in chain:
+        if isinstance(e, JournalCorruptError):
+            return Refusal(
+                ExitCode.JOURNAL_DAMAGED,
+                f"refusing to start: {e}. Keep {data} as it is (copy it), run `trade-engine "
+                f"journal verify {data}` and restore the segment from a replica or backup "
+                f"{runbook}",
+            )
+        if isinstance(e, RecoveryError | JournalError):
+            return Refusal(
+                ExitCode.JOURNAL_DAMAGED,
+                f"refusing to start: cannot recover {data}: {e}. Run `trade-engine journal "
+                f"verify {data}` {runbook}",
+            )
+    if isinstance(exc, SequencerFailed):
+        cause = exc.__cause__
+        if isinstance(cause, OSError):
+            return Refusal(ExitCode.DISK_ERROR, str(cause), logged=True)
+        return None
+    for e in chain:
+        if isinstance(e, OSError) and _under(e.filename, data):
+            return Refusal(
+                ExitCode.DISK_ERROR,
+                f"cannot use the data directory {data}: {e}; check its permissions, the mount "
+                "(read-only?) and the disk (dmesg)",
+            )
+    return None
+
+
+def _under(name: object, directory: Path) -> bool:
+    if not isinstance(name, str | Path):
+        return False
+    try:
+        Path(name).resolve().relative_to(Path(directory).resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def main(cfg: EngineConfig) -> int:
+    """Run the engine; the process's exit code. Known refusals are logged as one line."""
+    try:
+        asyncio.run(run_engine(cfg))
+    except BaseException as exc:
+        refusal = classify(exc, cfg)
+        if refusal is None:
+            raise  # not understood: a bug, and its traceback is what a developer needs
+        if not refusal.logged:
+            log.error("%s", refusal.message)
+        log.info("exit code %d (%s)", refusal.code, refusal.code.name)
+        return int(refusal.code)
+    return int(ExitCode.OK)
 
 
 def sequencer_config(cfg: EngineConfig) -> SequencerConfig:
@@ -34,6 +176,9 @@ def sequencer_config(cfg: EngineConfig) -> SequencerConfig:
         subscriber_queue=s.subscriber_queue,
         overlap_fsync=s.overlap_fsync,
         full_scan_on_open=s.full_scan_on_open,
+        min_free_mib=s.min_free_mib,
+        disk_check_seconds=s.disk_check_seconds,
+        strict_tail=s.strict_tail,
     )
 
 
@@ -70,19 +215,29 @@ async def run_engine(cfg: EngineConfig, ready: asyncio.Event | None = None) -> N
     tune_gc()
     freezer = asyncio.create_task(gc_freezer(), name="gc-freezer")
     run_task = asyncio.create_task(seqr.run(), name="sequencer")
-    for cmd in market_commands(cfg, seqr):
-        entry = await seqr.submit(cmd)
-        for ev in entry.events:
-            if isinstance(ev, Rejected):
-                log.error("config command %s refused: %s %s", cmd, ev.reason, ev.detail)
-    server = await serve(seqr, **server_options(cfg))
+    try:
+        for cmd in market_commands(cfg, seqr):
+            entry = await seqr.submit(cmd)
+            for ev in entry.events:
+                if isinstance(ev, Rejected):
+                    log.error("config command %s refused: %s %s", cmd, ev.reason, ev.detail)
+        opts = server_options(cfg)
+        try:
+            server = await serve(seqr, **opts)
+        except OSError as exc:
+            raise ListenError(_listen_where(cfg), exc) from exc
+    except BaseException:
+        # refused before serving: close the journal properly (the next start must not find a
+        # half-written batch) and let the caller report why
+        await seqr.stop()
+        freezer.cancel()
+        await asyncio.gather(run_task, return_exceptions=True)
+        raise
     log.info(
-        "engine ready at seq %d in %.3f s (tcp %s:%s%s)",
+        "engine ready at seq %d in %.3f s (%s)",
         seqr.last_seq,
         time.perf_counter() - t0,
-        cfg.listen.tcp_host,
-        cfg.listen.tcp_port,
-        f", unix {cfg.listen.unix}" if cfg.listen.unix else "",
+        _listen_where(cfg),
     )
     if ready is not None:
         ready.set()
@@ -99,9 +254,17 @@ async def run_engine(cfg: EngineConfig, ready: asyncio.Event | None = None) -> N
     await seqr.stop()
     waiter.cancel()
     freezer.cancel()
-    if run_task.done() and run_task.exception() is not None:
-        raise run_task.exception()  # type: ignore[misc]
+    if run_task.done() and not run_task.cancelled() and run_task.exception() is not None:
+        raise SequencerFailed("the sequencer stopped on an error") from run_task.exception()
     log.info("stopped at seq %d", seqr.committed_seq)
+
+
+def _listen_where(cfg: EngineConfig) -> str:
+    lc = cfg.listen
+    parts = [f"tcp {lc.tcp_host}:{lc.tcp_port}"] if lc.tcp_host else []
+    if lc.unix:
+        parts.append(f"unix {lc.unix}")
+    return ", ".join(parts) or "nothing"
 
 
 def tune_gc() -> None:

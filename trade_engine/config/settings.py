@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trade_engine.core.enums import SymbolStatus
 
@@ -43,6 +43,13 @@ class SequencerSettings(_Strict):
     subscriber_queue: int = Field(10_000, ge=1)
     overlap_fsync: bool = True
     full_scan_on_open: bool = False  # walk every journal record on start (docs/adr/0007)
+    # refuse new commands while the journal's file system has less free space than this
+    # (0 = off); checked every disk_check_seconds, not per command (runbook: Disk full)
+    min_free_mib: int = Field(256, ge=0)
+    disk_check_seconds: float = Field(1.0, gt=0)
+    # refuse to start instead of cutting a damaged final journal record that may have been
+    # acknowledged (complete, bad CRC); short tails are always cut (docs/journal-format.md)
+    strict_tail: bool = False
 
 
 class CredentialConfig(_Strict):
@@ -92,10 +99,33 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class ConfigError(Exception):
+    """The config file is missing, unreadable, not YAML, or not a valid engine config: one
+    line that names the file and what is wrong (the engine refuses to start)."""
+
+
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> EngineConfig:
     data: dict[str, Any] = yaml.safe_load(DEFAULT_FILE.read_text()) or {}
+    where = str(path) if path is not None else "the built-in defaults"
     if path is not None:
-        data = _merge(data, yaml.safe_load(Path(path).read_text()) or {})
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+        try:
+            loaded = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            detail = " ".join(str(exc).split())
+            raise ConfigError(f"config file {path} is not valid YAML: {detail}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must be a mapping of settings")
+        data = _merge(data, loaded)
     if overrides:
         data = _merge(data, overrides)
-    return EngineConfig.model_validate(data)
+    try:
+        return EngineConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid config in {where}: {problems}") from exc
