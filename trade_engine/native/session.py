@@ -112,13 +112,15 @@ class Session:
         timer = asyncio.create_task(self._timer())
         try:
             await self._read_loop()
-        except (ConnectionError, OSError):
-            pass  # the peer went away: nothing to tell it
+        except (ConnectionError, OSError) as e:
+            # the peer went away: nothing to tell it. The reader keeps this exception, and its
+            # traceback holds our frames (and so this session): a cycle; cut it
+            e.__traceback__ = None
         finally:
             timer.cancel()
-            self._teardown()
             if self.cred is not None:
                 log.info("session %s ended", self.describe())
+            self._teardown()
 
     async def _read_loop(self) -> None:
         reader, decoder, outbox = self.reader, self.decoder, self.outbox
@@ -181,8 +183,16 @@ class Session:
         self.outbox.close(abort_after=self.opts.close_grace_seconds)
 
     def _teardown(self) -> None:
+        """Break every reference cycle through this session, so that reference counting frees
+        it (and its buffers) the moment its last task ends: the engine freezes the GC
+        generation every second (``process.gc_freezer``), so a cycle would never be collected.
+        """
         if not self.closing:
             self._close()
+        self._handlers.clear()  # bound methods of self
+        self.outbox.release()  # its overflow callback is a bound method of self
+        self.decoder.clear()  # up to max_frame_bytes of a partial frame
+        self.subs.clear()
 
     def _overflow(self) -> None:
         self.fatal(ErrorCode.SLOW_CONSUMER, "outbound buffer limit reached")

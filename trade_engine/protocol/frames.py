@@ -50,6 +50,10 @@ class FrameDecoder:
     def buffered(self) -> int:
         return len(self._buf)
 
+    def clear(self) -> None:
+        """Drop a partial frame (the connection is gone); frees its memory at once."""
+        self._buf = bytearray()
+
     def feed(self, data: bytes) -> list[bytes]:
         if self.error is not None:
             return []

@@ -99,6 +99,10 @@ class Outbox:
             return False
         return not self.closed
 
+    def release(self) -> None:
+        """Drop the owner's callback (the owner is going away: no reference cycle back to it)."""
+        self._on_overflow = None
+
     def close(self, abort_after: float = 0.0) -> None:
         """Write what is queued and close; with ``abort_after`` the socket is reset if the
         peer has not taken it all by then (a stalled reader must not keep us waiting)."""
