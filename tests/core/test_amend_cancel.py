@@ -30,6 +30,7 @@ from trade_engine.core.commands import (
     ResumeUser,
     SetSymbolStatus,
     SuspendUser,
+    UpdateSymbol,
 )
 from trade_engine.core.enums import EndReason, OrderStatus, OrderType, Side, SymbolStatus
 from trade_engine.core.events import (
@@ -273,8 +274,12 @@ def test_amend_someone_elses_or_unknown_or_filled_order_is_refused() -> None:
     f = oid(h.sell(2, 1, P + 100))
     assert trades(h.buy(1, 1, P + 100))[0].maker_order_id == f  # f is filled
     before = snapshot(h)
+    # another user's order is answered exactly like an id that does not exist (issue 8 #6):
+    # a user cannot learn which order ids exist
     r = rejected(h.amend(2, a, new_qty=5))
-    assert (r.reason, r.user_id, r.order_id) == (Reason.NOT_OWNER, 2, a)
+    assert (r.reason, r.user_id, r.order_id) == (Reason.UNKNOWN_ORDER, 2, a)
+    unknown = rejected(h.amend(2, 999, new_qty=5))
+    assert (unknown.reason, unknown.detail) == (r.reason, r.detail)
     assert rejected(h.amend(1, 999, new_qty=5)).reason is Reason.UNKNOWN_ORDER
     assert rejected(h.amend(2, f, new_qty=5)).reason is Reason.UNKNOWN_ORDER
     assert snapshot(h) == before
@@ -373,7 +378,7 @@ def test_cancel_refusals_change_nothing() -> None:
     h.cancel(1, x)
     before = snapshot(h)
     cases = [
-        (h.cancel(2, a), Reason.NOT_OWNER),
+        (h.cancel(2, a), Reason.UNKNOWN_ORDER),  # another user's: as if unknown
         (h.cancel(1, 999), Reason.UNKNOWN_ORDER),
         (h.cancel(1, coid="nope"), Reason.UNKNOWN_ORDER),
         (h.cancel(2, f), Reason.UNKNOWN_ORDER),  # already filled
@@ -387,6 +392,8 @@ def test_cancel_refusals_change_nothing() -> None:
     for ev, reason in cases:
         assert len(ev) == 1
         assert rejected(ev).reason is reason, (ev, reason)
+    # same detail text too: nothing tells another user's order from one that does not exist
+    assert rejected(cases[0][0]).detail == rejected(cases[1][0]).detail
     assert snapshot(h) == before
     h.check_invariants()
 
@@ -575,4 +582,116 @@ def test_cancel_order_command_by_client_id_for_a_pending_stop() -> None:
     ev = h.do(CancelOrder(1, SYMBOL, client_order_id="sl"))
     assert cancelled(ev) == [(s, EndReason.USER_CANCEL, 2)]
     assert h.balance(1, "BTC") == (B, 0)
+    h.check_invariants()
+
+
+# ---------------------------------------------------------------- ids that name the order
+
+
+def test_another_users_order_is_answered_like_an_unknown_id_everywhere() -> None:
+    """Issue 8 #6: cancel and amend by id of another user's open order give the same Rejected
+    (reason and detail) as an id that never existed; the order is untouched."""
+    h = make(1, 2)
+    a = oid(h.buy(1, 10, P))
+    before = snapshot(h)
+    for cmd in (
+        CancelOrder(2, SYMBOL, order_id=a),
+        AmendOrder(2, SYMBOL, order_id=a, new_qty=5),
+        AmendOrder(2, SYMBOL, order_id=a, new_price=P - 1),
+    ):
+        theirs = rejected(h.do(cmd))
+        missing = rejected(h.do(type(cmd)(**{**_fields(cmd), "order_id": 999})))
+        assert (theirs.reason, theirs.detail) == (Reason.UNKNOWN_ORDER, missing.detail)
+        assert missing.reason is Reason.UNKNOWN_ORDER
+    assert snapshot(h) == before
+    # the operator's paths still reach every order
+    ev = h.do(MassCancel(0, SYMBOL, operator="ops"))
+    assert cancelled(ev) == [(a, EndReason.ADMIN_CANCEL, 10)]
+    h.check_invariants()
+
+
+def _fields(cmd: object) -> dict:
+    return {f: getattr(cmd, f) for f in type(cmd).__struct_fields__}  # type: ignore[attr-defined]
+
+
+def test_both_ids_given_must_name_the_same_order() -> None:
+    """Issue 8 #17: order_id and client_order_id together must agree; a mismatched pair is
+    refused INVALID_COMMAND (and changes nothing) instead of acting on the order_id."""
+    h = make(1, 2)
+    a = oid(h.buy(1, 10, P, coid="ca"))
+    b = oid(h.buy(1, 10, P - 1, coid="cb"))
+    other = oid(h.buy(2, 10, P - 2, coid="ca"))  # user 2's "ca" is another order
+    before = snapshot(h)
+    for ev in (
+        h.do(CancelOrder(1, SYMBOL, order_id=a, client_order_id="cb")),
+        h.do(CancelOrder(1, SYMBOL, order_id=a, client_order_id="unknown")),
+        h.do(CancelOrder(1, SYMBOL, order_id=999, client_order_id="ca")),
+        h.do(CancelOrder(1, SYMBOL, order_id=other, client_order_id="ca")),
+        h.do(AmendOrder(1, SYMBOL, order_id=b, client_order_id="ca", new_qty=5)),
+    ):
+        assert len(ev) == 1
+        r = rejected(ev)
+        assert r.reason is Reason.INVALID_COMMAND, r
+        assert "name different orders" in r.detail
+    # another user's id with one's own client id is refused exactly as an unknown id is
+    r1 = rejected(h.do(CancelOrder(1, SYMBOL, order_id=other, client_order_id="cb")))
+    r2 = rejected(h.do(CancelOrder(1, SYMBOL, order_id=998, client_order_id="cb")))
+    assert (r1.reason, r1.detail.replace(str(other), "N")) == (
+        r2.reason,
+        r2.detail.replace("998", "N"),
+    )
+    # neither names anything: an unknown order
+    ev = h.do(CancelOrder(1, SYMBOL, order_id=999, client_order_id="nope"))
+    assert rejected(ev).reason is Reason.UNKNOWN_ORDER
+    assert snapshot(h) == before
+    # a matching pair works
+    am = one(h.do(AmendOrder(1, SYMBOL, order_id=b, client_order_id="cb", new_qty=4)), OrderAmended)
+    assert (am.order_id, am.qty) == (b, 4)
+    ev = h.do(CancelOrder(1, SYMBOL, order_id=a, client_order_id="ca"))
+    assert cancelled(ev) == [(a, EndReason.USER_CANCEL, 10)]
+    h.check_invariants()
+
+
+# ---------------------------------------------------------------- amend and quantity limits
+
+
+def _limited(min_qty: str = "0", max_qty: str = "0") -> Harness:
+    h = Harness(default_spec(min_qty=min_qty, max_qty=max_qty))
+    for u in (1, 2):
+        h.fund(u, btc=B, usdt=U)
+    return h
+
+
+def test_amend_decrease_below_min_qty_keeps_priority() -> None:
+    """Issue 8 #16 (decided, ADR 0009): a decrease at the same price is not refused for
+    min_qty, as long as some quantity remains; a price change or an increase is."""
+    h = _limited(min_qty="0.0002")  # 2 lots
+    a = oid(h.buy(1, 5, P))
+    b = oid(h.buy(2, 5, P))
+    am = one(h.amend(1, a, new_qty=1), OrderAmended)
+    assert (am.qty, am.remaining, am.kept_priority) == (1, 1, True)
+    assert h.queue(Side.BUY, P) == [a, b]
+    before = snapshot(h)
+    # below the minimum with a price change: checked like a new order
+    r = rejected(h.amend(2, b, new_price=P - 1, new_qty=1))
+    assert r.reason is Reason.QTY_BELOW_MIN
+    assert r.detail == "quantity 0.0001 BTC is below the minimum 0.0002 BTC"
+    assert rejected(h.amend(1, a, new_qty=0)).reason is Reason.AMEND_NO_CHANGE  # 0 = keep
+    assert snapshot(h) == before
+    h.check_invariants()
+
+
+def test_amend_decrease_above_a_lowered_max_qty_is_allowed() -> None:
+    """Issue 8 #16: place 100 lots, lower max_qty to 60, amend to 90 at the same price: a
+    decrease, accepted with priority. An increase, or a price change, above the max is not."""
+    h = _limited(max_qty="0.01")  # 100 lots
+    a = oid(h.buy(1, 100, P))
+    h.do(UpdateSymbol(default_spec(max_qty="0.006"), "ops"))  # 60 lots
+    am = one(h.amend(1, a, new_qty=90), OrderAmended)
+    assert (am.qty, am.kept_priority) == (90, True)
+    before = snapshot(h)
+    assert rejected(h.amend(1, a, new_qty=91)).reason is Reason.QTY_ABOVE_MAX
+    assert rejected(h.amend(1, a, new_price=P - 1, new_qty=80)).reason is Reason.QTY_ABOVE_MAX
+    assert snapshot(h) == before
+    assert one(h.amend(1, a, new_price=P - 1, new_qty=60), OrderAmended).kept_priority is False
     h.check_invariants()

@@ -21,7 +21,7 @@ from trade_engine.core.reasons import Reason
 def test_rejected_command_changes_nothing(scn: Scenario) -> None:
     """A refused command yields exactly one Rejected event and leaves the state as it was.
     An amend that only lowers the quantity at the same price is never refused for the price
-    band or the min notional."""
+    band, the min notional or the symbol's min / max quantity."""
     model = Model()
     failures: list[str] = []
 
@@ -32,7 +32,13 @@ def test_rejected_command_changes_nothing(scn: Scenario) -> None:
         c = step.cmd
         if (
             isinstance(c, AmendOrder)
-            and rej[0].reason in (Reason.PRICE_OUT_OF_BAND, Reason.NOTIONAL_BELOW_MIN)
+            and rej[0].reason
+            in (
+                Reason.PRICE_OUT_OF_BAND,
+                Reason.NOTIONAL_BELOW_MIN,
+                Reason.QTY_BELOW_MIN,
+                Reason.QTY_ABOVE_MAX,
+            )
             and c.order_id in model.orders
         ):
             o = model.orders[c.order_id]
@@ -57,7 +63,9 @@ def test_rejected_command_changes_nothing(scn: Scenario) -> None:
 def test_idempotent_retries(scn: Scenario) -> None:
     """An accepted PlaceOrder sent again (same params) within its client-id memory changes
     nothing and answers OrderStatusReport(duplicate=True) with the order's state; other params
-    are refused DUPLICATE_CLIENT_ORDER_ID. A transfer sent again changes nothing and answers
+    are refused DUPLICATE_CLIENT_ORDER_ID. The memory is exactly: while the order is open and
+    for 24 h of engine time after it closed, whatever else happened meanwhile; after that the
+    id is free again. A transfer sent again changes nothing and answers
     TransferApplied(duplicate=True); other params are refused TRANSFER_ID_CONFLICT."""
     model = Model()
     failures: list[str] = []
@@ -72,8 +80,15 @@ def test_idempotent_retries(scn: Scenario) -> None:
             if oid is None:
                 return
             o = model.orders[oid]
-            if not o.open and step.ts - o.accepted_ts >= DAY_NS:
-                return  # memory may have lapsed: either answer is fine
+            if o.closed_ts is not None and step.ts - o.closed_ts >= DAY_NS:
+                # forgotten: answered as a new order, never from the memory
+                if any(
+                    type(x) is OrderStatusReport
+                    or (type(x) is Rejected and x.reason is Reason.DUPLICATE_CLIENT_ORDER_ID)
+                    for x in ev
+                ):
+                    failures.append(f"client id remembered 24 h after its order closed: {where}")
+                return
             if before != after:
                 failures.append(f"retry changed the state: {where}")
             if c != o.cmd:

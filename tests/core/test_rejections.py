@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from helpers.engine import SYMBOL, Harness, accepted_id, default_spec, funded, one, rejected
 
-from trade_engine.core.commands import AmendOrder, PlaceOrder, SetSymbolStatus, SuspendUser
+from trade_engine.core.commands import (
+    AmendOrder,
+    PlaceOrder,
+    SetSymbolStatus,
+    SuspendUser,
+    Withdraw,
+)
 from trade_engine.core.enums import OrderStatus, OrderType, Side, SymbolStatus, TimeInForce
 from trade_engine.core.events import OrderAccepted, OrderStatusReport, Rejected
 from trade_engine.core.reasons import Reason
@@ -375,3 +381,57 @@ def test_client_order_id_of_a_finished_order_is_forgotten_after_24h() -> None:
     before = snapshot(h)
     refused(h, h.buy(1, 2, 9_000, coid="open"), Reason.DUPLICATE_CLIENT_ORDER_ID, before)
     h.check_invariants()
+
+
+# ---------------------------------------------------------------- details people read
+
+
+def test_details_quote_amounts_as_decimals_of_the_asset() -> None:
+    """Issue 8 #14: 'needs 25025000000 USDT' meant 250.25 USDT; details now say 250.25 USDT,
+    and prices / quantities on the symbol's grid (tick 0.01, lot 0.0001 BTC)."""
+    h = make(min_qty="0.0002", max_qty="10", min_notional="0.05", band_bps=500, ref_price="100")
+    h.fund(1, usdt=25_025_000_000 - 1)  # 250.24999999 USDT
+    r = rejected(h.buy(1, 25_000, P))  # 2.5 BTC at 100.00: 250 USDT + 0.25 taker fee
+    assert r.reason is Reason.INSUFFICIENT_BALANCE
+    assert r.detail == "needs 250.25 USDT available, has 250.24999999 USDT"
+    r = rejected(h.buy(1, 1, P))
+    assert r.detail == "quantity 0.0001 BTC is below the minimum 0.0002 BTC"
+    r = rejected(h.buy(1, 100_001, P))
+    assert r.detail == "quantity 10.0001 BTC is above the maximum 10 BTC"
+    r = rejected(h.buy(1, 4, P))
+    assert r.detail == "notional 0.04 USDT is below the minimum 0.05 USDT"
+    r = rejected(h.buy(1, 10, 10_501))
+    assert r.detail == "price 105.01 is more than 500 bps from the reference 100"
+    r = rejected(h.do(Withdraw(1, "USDT", 30_000_000_000, "w")))
+    assert r.detail == "withdrawal of 300 USDT exceeds the available 250.24999999 USDT"
+
+
+def test_stop_with_zero_qty_is_an_invalid_quantity_even_when_it_would_trigger() -> None:
+    """Issue 8 #18: field checks come before the market-state checks (stop trigger)."""
+    h = seeded(1)
+    h.sell(1, 1, 9_900)  # trades with the resting bid: last price 9_900
+    before = snapshot(h)
+    for otype, price in ((OrderType.STOP, 0), (OrderType.STOP_LIMIT, 9_000)):
+        refused(
+            h,
+            h.sell(1, 0, price, order_type=otype, stop_price=9_950),
+            Reason.INVALID_QUANTITY,
+            before,
+        )
+        r = refused(
+            h,
+            h.sell(1, 1, price, order_type=otype, stop_price=9_950),
+            Reason.STOP_WOULD_TRIGGER,
+            before,
+        )
+        assert r.detail == "stop 99.5 would trigger at once (last trade price 99)"
+
+
+def test_amend_post_only_would_take_comes_before_insufficient_balance() -> None:
+    """Checks that depend on the book come before the balance, for amends as for new orders."""
+    h = seeded()
+    h.fund(1, usdt=LOT)
+    a = oid(h.buy(1, 1, P - 200, post_only=True))
+    before = snapshot(h)
+    refused(h, h.amend(1, a, new_price=10_100, new_qty=5), Reason.POST_ONLY_WOULD_TAKE, before)
+    refused(h, h.buy(1, 5, 10_100, post_only=True), Reason.POST_ONLY_WOULD_TAKE, before)

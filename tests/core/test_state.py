@@ -527,3 +527,107 @@ def test_restore_anywhere_in_a_random_flow(ops: list, split_at: float) -> None:
     restored = restore_state(json.loads(json.dumps(export_state(first))))
     assert run(restored, stamped[k:]) == expected[k:]
     assert state_hash(restored) == state_hash(straight)
+
+
+def _issue_15(unrelated: bool) -> list[tuple[float, str]]:
+    """Issue 8 #15: place "x" for user 1; 25 h later (optionally) an unrelated deposit by
+    user 2; 15 h later cancel "x"; then retry "x" at several times after the cancel."""
+    h = Harness()
+    h.fund(1, usdt=10**13)
+    h.buy(1, 10, 4_000_000, coid="x")
+    if unrelated:
+        h.do(Deposit(2, "USDT", 1, "unrelated"), advance_ns=25 * HOUR)
+        h.do(CancelOrder(1, SYMBOL, client_order_id="x"), advance_ns=15 * HOUR)
+    else:
+        h.do(CancelOrder(1, SYMBOL, client_order_id="x"), advance_ns=40 * HOUR)
+    cancelled_at = h.ts
+    answers = []
+    for hours in (8.9, 9.1, 23.9, 24.0):
+        at = cancelled_at + int(hours * HOUR)
+        e = restore_state(export_state(h.engine))  # probe a copy: the probe must not matter
+        ev = e.apply(h.seq + 1, at, _po(1, "x", BUY, 10, 4_000_000))
+        answers.append((hours, type(ev[0]).__name__))
+    return answers
+
+
+def test_client_id_memory_depends_only_on_the_orders_own_history() -> None:
+    """Kept while open and for exactly 24 h of engine time after the order closes, whatever
+    other commands came in between (an unrelated deposit used to shorten it to ~9 h)."""
+    want = [
+        (8.9, "OrderStatusReport"),
+        (9.1, "OrderStatusReport"),
+        (23.9, "OrderStatusReport"),
+        (24.0, "OrderAccepted"),
+    ]
+    assert _issue_15(unrelated=False) == want
+    assert _issue_15(unrelated=True) == want
+
+
+@pytest.mark.parametrize("close", ["filled", "cancelled", "expired", "filled_as_maker"])
+def test_memory_counts_24h_from_the_close_however_it_closed(close: str) -> None:
+    h = Harness()
+    h.fund(1, usdt=10**13, btc=10**9)
+    h.fund(2, usdt=10**13, btc=10**9)
+    if close == "filled":
+        h.sell(2, 10, 5_000_000)
+        cmd = _po(1, "c", BUY, 10, 5_000_000)
+        h.do(cmd, advance_ns=30 * HOUR)
+    elif close == "expired":
+        h.sell(2, 5, 5_000_000)
+        cmd = _po(1, "c", BUY, 10, 5_000_000, tif=TimeInForce.IOC)
+        h.do(cmd, advance_ns=30 * HOUR)
+    else:
+        cmd = _po(1, "c", BUY, 10, 5_000_000)
+        h.do(cmd)
+        if close == "cancelled":
+            h.do(CancelOrder(1, SYMBOL, client_order_id="c"), advance_ns=30 * HOUR)
+        else:
+            h.do(_po(2, "t", SELL, 10, 5_000_000), advance_ns=30 * HOUR)
+    closed = h.ts
+    mine = [o for o in h.engine.coid_queue if o.user_id == 1]
+    assert [(o.client_order_id, o.closed_ts) for o in mine] == [("c", closed)]
+    ev = h.do(cmd, advance_ns=DAY - MS)
+    assert one(ev, OrderStatusReport).duplicate
+    ev = h.do(cmd, advance_ns=MS)  # exactly 24 h after it closed: forgotten
+    assert one(ev, OrderAccepted).client_order_id == "c"
+    h.check_invariants()
+
+
+def test_open_orders_are_never_in_the_expiry_queue() -> None:
+    h = Harness()
+    h.fund(1, usdt=10**13)
+    h.buy(1, 10, 4_000_000, coid="open")
+    h.buy(1, 1, order_type=OrderType.MARKET, coid="m")  # no asks: refused, not remembered
+    assert list(h.engine.coid_queue) == []
+    assert set(h.engine.coids) == {(1, "open")}
+
+
+def test_restore_reads_a_snapshot_that_listed_open_orders_in_the_memory() -> None:
+    """Snapshots written before close times were recorded listed every remembered order in
+    ``coids`` with the time it was accepted or last kept. They still restore: open orders are
+    remembered while open, closed ones are forgotten when that engine would have."""
+    h = Harness()
+    h.fund(1, usdt=10**13)
+    h.fund(2, btc=10**9)
+    h.sell(2, 10, 5_000_000, coid="s")  # filled below: closed
+    h.buy(1, 10, 5_000_000, coid="c")  # closed
+    h.buy(1, 10, 4_000_000, coid="open")  # open
+    d = export_state(h.engine)
+    by_oid = {row[1]: row for row in d["orders"]}
+    open_ids = [oid for oid, row in by_oid.items() if row[-1] in ("NEW", "PARTIALLY_FILLED")]
+    old = copy.deepcopy(d)
+    accepted = {row[1]: row[12] for row in d["orders"]}
+    # the old layout: every remembered order, acceptance time, in acceptance order
+    old["coids"] = [
+        [accepted[oid], row[0]["user_id"], row[0]["client_order_id"], oid]
+        for oid, row in sorted(by_oid.items())
+    ]
+    assert any(r[3] in open_ids for r in old["coids"])
+    e = restore_state(old)
+    assert [o.client_order_id for o in e.coid_queue] == ["s", "c"]
+    assert set(e.coids) == {(2, "s"), (1, "c"), (1, "open")}
+    h.engine = e
+    h.do(Deposit(9, "USDT", 1, "tick"), advance_ns=DAY)
+    assert one(h.buy(1, 1, 4_000_000, coid="c"), OrderAccepted)
+    assert rejected(h.buy(1, 1, 4_000_000, coid="open")).reason is Reason.DUPLICATE_CLIENT_ORDER_ID
+    h.check_invariants()

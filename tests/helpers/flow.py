@@ -174,7 +174,7 @@ class Flow:
         advance = 1_000_000 + self._advance
         self._advance = 0
         q = h.engine.coid_queue
-        due = bool(q) and q[0].memo_ts <= max(h.ts + advance, h.engine.ts) - DAY_NS
+        due = bool(q) and q[0].closed_ts <= max(h.ts + advance, h.engine.ts) - DAY_NS
         events = h.do(cmd, advance_ns=advance)
         step = Step(len(self.steps), h.seq, h.ts, cmd, events, op if op is not None else cmd, due)
         if self.snapshots:

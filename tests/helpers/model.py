@@ -76,6 +76,7 @@ class MOrder:
     remaining: int = 0
     filled: int = 0
     status: OrderStatus = OrderStatus.NEW
+    closed_ts: int | None = None  # engine time of the command in which it closed
 
     @property
     def is_buy(self) -> bool:
@@ -473,6 +474,11 @@ class Model:
 
     # ---- after each command
     def end_of_command(self, step: Step, e: Engine) -> None:
+        # the client-id memory keeps an order while open and 24 h after the command that
+        # closed it (filled, cancelled or expired)
+        for o in self.orders.values():
+            if o.closed_ts is None and not o.open:
+                o.closed_ts = step.ts
         # settlement: every balance moves by exactly its trade legs, fees and transfers
         got: dict[tuple[int, str], int] = defaultdict(int)
         for ev in step.events:

@@ -54,6 +54,7 @@ from trade_engine.core.events import (
     OrderStatusReport,
     Rejected,
 )
+from trade_engine.core.numbers import format_steps
 from trade_engine.core.reasons import Reason, Rejection
 from trade_engine.core.symbols import BPS, Market
 from trade_engine.matcher.book import OrderBook
@@ -119,11 +120,15 @@ class Engine(Matcher):
 
     @property
     def coids(self) -> dict[tuple[int, str], Order]:
-        """The client-id memory as one map (user_id, client_order_id) -> order, oldest first.
+        """The client-id memory as one map (user_id, client_order_id) -> order: the closed
+        orders still remembered in the order they closed, then the open orders by id.
 
         Built on demand (tests, tools); the engine itself looks in ``Account.coids``.
         """
-        return {(o.user_id, o.client_order_id): o for o in self.coid_queue}
+        out = {(o.user_id, o.client_order_id): o for o in self.coid_queue}
+        for o in self.orders.values():
+            out[(o.user_id, o.client_order_id)] = o
+        return out
 
     def find_by_client_id(self, user_id: int, client_order_id: str) -> Order | None:
         """An order by its user's client id while the engine remembers it (open or 24 h)."""
@@ -141,7 +146,7 @@ class Engine(Matcher):
         self.events = events
         self._stamp += 1
         q = self.coid_queue
-        if q and q[0].memo_ts <= self.ts - DAY_NS:
+        if q and q[0].closed_ts <= self.ts - DAY_NS:
             self._expire_coids()
         try:
             # the two hot commands first, without the dict lookup
@@ -180,17 +185,14 @@ class Engine(Matcher):
         return events
 
     def _expire_coids(self) -> None:
+        """Forget the orders that closed 24 h of engine time ago or earlier (queue head)."""
         cutoff = self.ts - DAY_NS
         q = self.coid_queue
         by_user = self.accounts.by_user
-        while q and q[0].memo_ts <= cutoff:
+        while q and q[0].closed_ts <= cutoff:
             o = q.popleft()
-            if is_open_status(o.status):
-                o.memo_ts = self.ts  # still live: keep it findable by client id
-                q.append(o)
-            else:
-                del by_user[o.user_id].coids[o.client_order_id]
-                del self.by_id[o.order_id]
+            del by_user[o.user_id].coids[o.client_order_id]
+            del self.by_id[o.order_id]
 
     # ------------------------------------------------------------------ place
 
@@ -242,7 +244,8 @@ class Engine(Matcher):
             have = 0 if bal is None else bal.available
             raise Rejection(
                 Reason.INSUFFICIENT_BALANCE,
-                f"needs {amount} {reserve_asset} available, has {have}",
+                f"needs {self.amount_text(amount, reserve_asset)} available, "
+                f"has {self.amount_text(have, reserve_asset)}",
             )
         # ---- validated: from here on nothing may reject ----
         oid = self.next_order_id
@@ -258,9 +261,8 @@ class Engine(Matcher):
         self.touch(bal)
         bal.available -= amount
         bal.reserved += amount
-        acct.coids[coid] = o
+        acct.coids[coid] = o  # remembered while open; the expiry queue takes it when it closes
         self.by_id[oid] = o
-        self.coid_queue.append(o)  # (Order sets memo_ts = ts)
         is_stop = otype is _STOP or otype is _STOP_LIMIT
         if is_stop:
             o.status = _PENDING
@@ -341,12 +343,6 @@ class Engine(Matcher):
             stop = stop_price
             if stop <= 0:
                 raise Rejection(Reason.INVALID_PRICE, "a stop order needs a positive stop_price")
-            last = m.last_price
-            if last and (stop <= last if is_buy else stop >= last):
-                raise Rejection(
-                    Reason.STOP_WOULD_TRIGGER,
-                    f"stop {stop} would trigger at once (last trade price {last})",
-                )
         elif stop_price:
             raise Rejection(Reason.INVALID_PRICE, f"a {otype} order takes no stop_price")
         # quantity
@@ -361,26 +357,33 @@ class Engine(Matcher):
             if tif is _FOK:
                 raise Rejection(Reason.INVALID_TIME_IN_FORCE, "FOK needs a qty, not quote_qty")
             if quote_qty < m.min_notional:
-                raise Rejection(Reason.NOTIONAL_BELOW_MIN, f"below min notional {m.min_notional}")
+                raise Rejection(
+                    Reason.NOTIONAL_BELOW_MIN,
+                    f"quote_qty {self.amount_text(quote_qty, m.quote)} is below the minimum "
+                    f"notional {self.amount_text(m.min_notional, m.quote)}",
+                )
         else:
             if qty <= 0:
                 raise Rejection(Reason.INVALID_QUANTITY, "quantity must be positive")
             if qty < m.min_qty:
-                raise Rejection(
-                    Reason.QTY_BELOW_MIN, f"quantity below the minimum {m.min_qty} lots"
-                )
+                raise _qty_rejection(Reason.QTY_BELOW_MIN, m, qty, m.min_qty)
             if m.max_qty and qty > m.max_qty:
-                raise Rejection(
-                    Reason.QTY_ABOVE_MAX, f"quantity above the maximum {m.max_qty} lots"
-                )
+                raise _qty_rejection(Reason.QTY_ABOVE_MAX, m, qty, m.max_qty)
         if price:
             self._check_price(m, price, qty)
-            if post_only and otype is _LIMIT:
-                opp = book.asks.best if is_buy else book.bids.best
-                if opp and (price >= opp if is_buy else price <= opp):
-                    raise Rejection(
-                        Reason.POST_ONLY_WOULD_TAKE, f"post-only order would trade at {opp}"
-                    )
+        # then what depends on the market's state: the last price, the book, the balance
+        if otype is _STOP or otype is _STOP_LIMIT:
+            last = m.last_price
+            if last and (stop_price <= last if is_buy else stop_price >= last):
+                raise Rejection(
+                    Reason.STOP_WOULD_TRIGGER,
+                    f"stop {format_steps(stop_price, m.tick)} would trigger at once "
+                    f"(last trade price {format_steps(last, m.tick)})",
+                )
+        elif post_only and otype is _LIMIT:
+            opp = book.asks.best if is_buy else book.bids.best
+            if opp and (price >= opp if is_buy else price <= opp):
+                raise _post_only_rejection(m, opp)
         # reservation
         mb = m.market_band_bps
         if is_buy:
@@ -408,26 +411,47 @@ class Engine(Matcher):
             limit = price
         return limit, qty * m.base_per_lot, m.base
 
-    @staticmethod
-    def _check_price(m: Market, price: int, qty: int) -> None:
+    def _check_price(self, m: Market, price: int, qty: int) -> None:
         band = m.band_bps
         if band:
             ref = m.last_price or m.ref_price
             if ref and (price * BPS < ref * (BPS - band) or price * BPS > ref * (BPS + band)):
                 raise Rejection(
                     Reason.PRICE_OUT_OF_BAND,
-                    f"price {price} is more than {band} bps from the reference {ref}",
+                    f"price {format_steps(price, m.tick)} is more than {band} bps from the "
+                    f"reference {format_steps(ref, m.tick)}",
                 )
-        if qty and price * qty * m.quote_per_tick_lot < m.min_notional:
+        notional = price * qty * m.quote_per_tick_lot
+        if qty and notional < m.min_notional:
             raise Rejection(
-                Reason.NOTIONAL_BELOW_MIN, f"notional below the minimum {m.min_notional}"
+                Reason.NOTIONAL_BELOW_MIN,
+                f"notional {self.amount_text(notional, m.quote)} is below the minimum "
+                f"{self.amount_text(m.min_notional, m.quote)}",
             )
 
     # ------------------------------------------------------------------ cancel / amend
 
     def _find_order(self, user_id: int, symbol: str, order_id: int, coid: str) -> Order:
+        """The user's open order named by ``order_id`` and/or ``client_order_id``.
+
+        Another user's order is answered exactly like an unknown one (same reason, same
+        detail), so no user can learn which order ids exist. Given both ids, they must name
+        the same order of this user: if only one of them does (or they name two different
+        ones) the command is refused INVALID_COMMAND; if neither does, UNKNOWN_ORDER.
+        """
+        o: Order | None = None
         if order_id:
             o = self.by_id.get(order_id)  # open orders are always remembered
+            if o is not None and o.user_id != user_id:
+                o = None  # someone else's: as if it did not exist
+            if coid:
+                acct = self.accounts.by_user.get(user_id)
+                by_coid = None if acct is None else cast(Order | None, acct.coids.get(coid))
+                if by_coid is not o:
+                    raise Rejection(
+                        Reason.INVALID_COMMAND,
+                        f"order_id {order_id} and client_order_id {coid!r} name different orders",
+                    )
         elif coid:
             acct = self.accounts.by_user.get(user_id)
             o = None if acct is None else cast(Order | None, acct.coids.get(coid))
@@ -435,8 +459,6 @@ class Engine(Matcher):
             raise Rejection(Reason.INVALID_COMMAND, "give order_id or client_order_id")
         if o is None or o.symbol != symbol or not is_open_status(o.status):
             raise Rejection(Reason.UNKNOWN_ORDER, "no such open order")
-        if o.user_id != user_id:
-            raise Rejection(Reason.NOT_OWNER, "the order belongs to another user")
         return o
 
     def _market_for_cancel(self, symbol: str) -> Market:
@@ -474,15 +496,26 @@ class Engine(Matcher):
         if price == o.price and qty == o.qty:
             raise Rejection(Reason.AMEND_NO_CHANGE, "nothing to change")
         if qty <= o.filled:
-            raise Rejection(Reason.AMEND_QTY_TOO_LOW, f"{o.filled} lots are already filled")
-        if qty < m.min_qty:
-            raise Rejection(Reason.QTY_BELOW_MIN, f"quantity below the minimum {m.min_qty} lots")
-        if m.max_qty and qty > m.max_qty:
-            raise Rejection(Reason.QTY_ABOVE_MAX, f"quantity above the maximum {m.max_qty} lots")
+            raise Rejection(
+                Reason.AMEND_QTY_TOO_LOW,
+                f"{format_steps(o.filled, m.lot)} {m.base} of the order are already filled",
+            )
         keep = price == o.price and qty < o.qty
-        if not keep:  # reducing risk is never refused for a band the market moved away from
+        # a decrease at the same price only reduces risk: it is never refused for the
+        # symbol's quantity limits, price band or min notional (they may have changed since,
+        # and a partial fill can leave any remainder anyway); anything else is checked like
+        # a new order
+        if not keep:
+            if qty < m.min_qty:
+                raise _qty_rejection(Reason.QTY_BELOW_MIN, m, qty, m.min_qty)
+            if m.max_qty and qty > m.max_qty:
+                raise _qty_rejection(Reason.QTY_ABOVE_MAX, m, qty, m.max_qty)
             self._check_price(m, price, qty)
         book = self.books[c.symbol]
+        if not keep and o.post_only:
+            opp = book.asks.best if o.is_buy else book.bids.best
+            if opp and (price >= opp if o.is_buy else price <= opp):
+                raise _post_only_rejection(m, opp)
         remaining = qty - o.filled
         reserve_asset = m.quote if o.is_buy else m.base
         bal = acct.balances[reserve_asset]
@@ -493,14 +526,9 @@ class Engine(Matcher):
         if need - o.reserved > bal.available:
             raise Rejection(
                 Reason.INSUFFICIENT_BALANCE,
-                f"needs {need - o.reserved} more {reserve_asset} available, has {bal.available}",
+                f"needs {self.amount_text(need - o.reserved, reserve_asset)} more available, "
+                f"has {self.amount_text(bal.available, reserve_asset)}",
             )
-        if not keep and o.post_only:
-            opp = book.asks.best if o.is_buy else book.bids.best
-            if opp and (price >= opp if o.is_buy else price <= opp):
-                raise Rejection(
-                    Reason.POST_ONLY_WOULD_TAKE, f"post-only order would trade at {opp}"
-                )
         # ---- validated ----
         self.touch(bal)
         delta = need - o.reserved
@@ -571,6 +599,21 @@ class Engine(Matcher):
 
 
 _NO_ACCOUNT = Account(-1)
+
+
+def _qty_rejection(reason: Reason, m: Market, qty: int, limit: int) -> Rejection:
+    word = "below the minimum" if reason is Reason.QTY_BELOW_MIN else "above the maximum"
+    return Rejection(
+        reason,
+        f"quantity {format_steps(qty, m.lot)} {m.base} is {word} "
+        f"{format_steps(limit, m.lot)} {m.base}",
+    )
+
+
+def _post_only_rejection(m: Market, opp: int) -> Rejection:
+    return Rejection(
+        Reason.POST_ONLY_WOULD_TAKE, f"post-only order would trade at {format_steps(opp, m.tick)}"
+    )
 
 
 def _status_rejection(m: Market) -> Rejection:

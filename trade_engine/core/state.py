@@ -134,7 +134,9 @@ def export_state(e: Engine) -> dict[str, Any]:
         "accounts": accounts,
         "orders": _order_rows([orders[oid] for oid in sorted(orders)]),
         "books": books,
-        "coids": [[o.memo_ts, o.user_id, o.client_order_id, o.order_id] for o in e.coid_queue],
+        # the closed orders still remembered, in the order they closed (open orders are
+        # remembered because they are open: restore rebuilds their ids from ``orders``)
+        "coids": [[o.closed_ts, o.user_id, o.client_order_id, o.order_id] for o in e.coid_queue],
         "transfers": [[tid, *t] for tid, t in e.accounts.transfers.items()],
     }
 
@@ -182,15 +184,24 @@ def restore_state(data: dict[str, Any] | StateRecord) -> Engine:
         for oid in bd["stops"]:
             book.stops.add(by_id[oid])
     accounts = e.accounts.by_user
+    known, queue = e.by_id, e.coid_queue
     for oid, o in by_id.items():  # in order id order
         if is_open_status(o.status):
-            accounts[o.user_id].open_orders[oid] = o
-    known, queue = e.by_id, e.coid_queue
+            acct = accounts[o.user_id]
+            acct.open_orders[oid] = o
+            acct.coids[o.client_order_id] = o
+            known[oid] = o
     for ts, uid, coid, oid in data.coids:
         o = by_id[oid]
+        if is_open_status(o.status):
+            # a snapshot from before close times were recorded listed open orders here too
+            # (with the time they were last kept): an open order is remembered anyway
+            continue
         accounts[uid].coids[coid] = o
         known[oid] = o
-        o.memo_ts = ts
+        # (such a snapshot's time for a closed order is when it was accepted or last kept,
+        # not when it closed: it is forgotten when the engine that wrote it would have)
+        o.closed_ts = ts
         queue.append(o)
     for tid, kind, uid, asset, amount in data.transfers:
         e.accounts.transfers[tid] = (kind, uid, asset, amount)

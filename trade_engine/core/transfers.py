@@ -57,7 +57,8 @@ def withdraw(e: Matcher, c: Withdraw) -> None:
     if bal is None or have < c.amount:
         raise Rejection(
             Reason.INSUFFICIENT_BALANCE,
-            f"withdrawal of {c.amount} {c.asset} exceeds the available {have}",
+            f"withdrawal of {e.amount_text(c.amount, c.asset)} exceeds the available "
+            f"{e.amount_text(have, c.asset)}",
         )
     e.touch(bal)
     bal.available -= c.amount

@@ -34,6 +34,7 @@ from trade_engine.core.events import (
     StopTriggered,
     Trade,
 )
+from trade_engine.core.numbers import format_scaled
 from trade_engine.core.symbols import BPS, Asset, Market
 from trade_engine.matcher.book import BookSide, OrderBook
 from trade_engine.matcher.order import Level, Order
@@ -74,8 +75,11 @@ class Matcher:
         self.books: dict[str, OrderBook] = {}
         self.accounts = Accounts()
         # the client-id memory lives in each account (Account.coids: client id -> order, no
-        # tuple keys to build and hash); this queue holds the orders in the order they expire,
-        # each with its ``memo_ts`` (acceptance, or the last time it was kept because open)
+        # tuple keys to build and hash). An order is remembered while it is open and for 24 h
+        # of engine time after it closes: this queue holds the closed orders still remembered,
+        # in the order they closed (``closed_ts``, non-decreasing), so the oldest is at the
+        # head. An order enters it once, when it closes (a fill in ``_match``, else ``_end``),
+        # and open orders are never in it: its expiry depends only on the order's own history.
         self.coid_queue: deque[Order] = deque()
         # every order the engine still remembers (open, or finished within the 24 h memory),
         # by id: queries by order id must not scan
@@ -131,6 +135,11 @@ class Matcher:
             else:
                 events.append(BookLevelChanged(symbol, side, price, cur.qty, cur.count))
         levels.clear()
+
+    def amount_text(self, value: int, asset: str) -> str:
+        """An amount for people: decimals of its asset and the code ("250.25 USDT")."""
+        a = self.assets.get(asset)
+        return f"{value if a is None else format_scaled(value, a.decimals)} {asset}"
 
     def touch(self, bal: Balance) -> None:
         """Note a balance's values before this command first changes it (for BalanceChanged)."""
@@ -267,6 +276,8 @@ class Matcher:
         self.touch(t_quote)
         self.touch(t_base)
         stp = o.stp if not acct.stp_exempt else _STP_NONE
+        closed = self.coid_queue
+        now = self.ts
         taker_user = o.user_id
         taker_side = o.side
         budget = o.quote_budget
@@ -377,6 +388,8 @@ class Matcher:
                     mk.status = _PARTIAL
                 else:
                     mk.status = _FILLED
+                    mk.closed_ts = now
+                    closed.append(mk)
                     level.unlink(mk)
                     del m_acct.open_orders[mk.order_id]
                 if not o.remaining:
@@ -390,7 +403,12 @@ class Matcher:
             m.last_price = last
             self._traded = True
         if o.filled:
-            o.status = _FILLED if not o.remaining else _PARTIAL
+            if o.remaining:
+                o.status = _PARTIAL
+            else:
+                o.status = _FILLED
+                o.closed_ts = now
+                closed.append(o)
         if stop:
             self._end(o, m, book, _EXPIRED, EndReason.SELF_TRADE_PREVENTED)
         elif broke and o.remaining:
@@ -443,6 +461,8 @@ class Matcher:
             bal.available += o.reserved
             o.reserved = 0
         o.status = status
+        o.closed_ts = self.ts  # (the client-id memory keeps it 24 h from now)
+        self.coid_queue.append(o)
         oid = o.order_id
         acct.open_orders.pop(oid, None)  # absent for a taker that never rested
         if self.emit:

@@ -25,6 +25,7 @@ class Order:
 
     __slots__ = (
         "client_order_id",
+        "closed_ts",
         "cmd",
         "filled",
         "filled_notional",
@@ -32,7 +33,6 @@ class Order:
         "level",
         "limit",
         "maker_ppm",
-        "memo_ts",
         "next",
         "order_id",
         "order_type",
@@ -104,8 +104,9 @@ class Order:
         self.taker_ppm = taker_ppm
         self.seq = seq  # time priority key in the trigger book and the state export
         self.ts = ts
-        # when the client-id memory last (re)queued this order; it is forgotten 24 h later
-        self.memo_ts = ts
+        # engine time at which it closed (filled, cancelled or expired); 0 while open. The
+        # client-id memory forgets it 24 h after this, and never while it is open.
+        self.closed_ts = 0
         self.reserved = 0
         self.status: OrderStatus = _NEW
         self.level: Level | None = None
