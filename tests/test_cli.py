@@ -67,3 +67,12 @@ def test_version_command() -> None:
     result = CliRunner().invoke(app, ["version"])
     assert result.exit_code == 0
     assert result.output.strip() == __version__
+
+
+def test_engine_help_lists_the_exit_codes() -> None:
+    from trade_engine.process import ExitCode
+
+    result = CliRunner().invoke(app, ["engine", "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0
+    for code in ExitCode:
+        assert f"  {int(code)}  " in result.output, (code, result.output)
