@@ -76,6 +76,7 @@ class Server:
         self._tasks.add(task)
         try:
             await session.run()
+            await session.outbox.wait_closed()  # then nothing of it outlives it (no cycle)
         finally:
             self.sessions.discard(session)
             self._tasks.discard(task)

@@ -11,6 +11,7 @@ session's in-flight limit; ``limit`` is a hard backstop above all that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from trade_engine.protocol.frames import HEADER
@@ -102,6 +103,16 @@ class Outbox:
     def release(self) -> None:
         """Drop the owner's callback (the owner is going away: no reference cycle back to it)."""
         self._on_overflow = None
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is gone (after ``close``), then cut the reference cycle
+        asyncio leaves in it: the selector transport keeps a bound method of itself
+        (``_read_ready_cb``, CPython 3.11), which holds it, its socket object and its buffers
+        until a full GC collection, and the engine freezes the GC generation instead."""
+        with contextlib.suppress(Exception):  # a reset by the peer is not news here
+            await self._writer.wait_closed()
+        if getattr(self._transport, "_read_ready_cb", None) is not None:
+            self._transport._read_ready_cb = None  # type: ignore[attr-defined]
 
     def close(self, abort_after: float = 0.0) -> None:
         """Write what is queued and close; with ``abort_after`` the socket is reset if the
