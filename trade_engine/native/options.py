@@ -22,6 +22,14 @@ class ServerOptions:
     logon_timeout_seconds: float = 10.0
     ts_window_seconds: float = 30.0
     max_inflight: int = 10_000  # commands awaiting durability per session
+    # queries per session: answers held for durability, and answer bytes not yet written
+    # (held + unread by the peer); beyond either a query is answered Busy
+    max_queries_waiting: int = 256
+    max_answer_backlog_bytes: int = 4 << 20
+    # the longest one session's read chunk holds the loop before it yields (other sessions,
+    # the sequencer); a request is never split, so add one request's cost (a depth query at
+    # its maximum: ~0.5 ms)
+    read_slice_seconds: float = 0.002
     max_subscriptions: int = 8
     max_errors: int = 100  # content errors before a session is dropped
     close_grace_seconds: float = 2.0  # time to flush a closing session before a reset

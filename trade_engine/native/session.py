@@ -93,6 +93,8 @@ class Session:
         self.started = self.last_recv = self.loop.time()
         self.subs: dict[int, asyncio.Task[None]] = {}
         self.inflight = 0
+        self.queries_waiting = 0  # answers computed, held until their seq is durable
+        self.answer_bytes_waiting = 0
         self.errors = 0
         self.closing = False
         self.read_paused = False  # waiting for the peer to drain: its silence is ours
@@ -125,27 +127,41 @@ class Session:
     async def _read_loop(self) -> None:
         reader, decoder, outbox = self.reader, self.decoder, self.outbox
         chunk = self.opts.read_chunk_bytes
+        slice_s = self.opts.read_slice_seconds
         while not self.closing:
             data = await reader.read(chunk)
             if not data:
                 return
-            self.last_recv = self.loop.time()
+            self.last_recv = started = self.loop.time()
+            # one chunk may hold thousands of requests: between two of them, stop when the
+            # peer is not taking its answers, and give the loop (other sessions, the
+            # sequencer) a turn once this chunk has had its time slice
             for body in decoder.feed(data):
                 self._handle(body)
                 if self.closing:
                     return
+                if outbox.buffered > outbox.high_water:
+                    if not await self._wait_drained():
+                        return
+                    started = self.loop.time()
+                elif self.loop.time() - started > slice_s:
+                    await asyncio.sleep(0)
+                    if self.closing:
+                        return
+                    started = self.loop.time()
             if decoder.error is not None:
                 self.fatal(ErrorCode.FRAME_TOO_LARGE, str(decoder.error))
                 return
-            # read no more requests while the peer is not taking our answers
-            if outbox.buffered > outbox.high_water:
-                self.read_paused = True
-                drained = await outbox.wait_writable(self.opts.slow_consumer_seconds)
-                self.read_paused = False
-                self.last_recv = self.loop.time()
-                if not drained:
-                    self.fatal(ErrorCode.SLOW_CONSUMER, "the peer does not read its answers")
-                    return
+
+    async def _wait_drained(self) -> bool:
+        """Read no more requests while the peer is not taking our answers."""
+        self.read_paused = True
+        drained = await self.outbox.wait_writable(self.opts.slow_consumer_seconds)
+        self.read_paused = False
+        self.last_recv = self.loop.time()
+        if not drained:
+            self.fatal(ErrorCode.SLOW_CONSUMER, "the peer does not read its answers")
+        return drained and not self.closing
 
     async def _timer(self) -> None:
         """Logon timeout, then heartbeats: send one when idle, drop a silent peer."""
@@ -330,6 +346,15 @@ class Session:
 
     def _on_query(self, msg: Query) -> None:
         assert self.cred is not None
+        # the budget of answers not yet written (held for durability, or unread by the peer):
+        # beyond it a query is refused before it costs anything
+        opts = self.opts
+        if (
+            self.queries_waiting >= opts.max_queries_waiting
+            or self.answer_bytes_waiting + self.outbox.buffered > opts.max_answer_backlog_bytes
+        ):
+            self.outbox.send(encode(Busy(msg.id)))
+            return
         engine = self.port.engine
         try:
             data = run_query(engine, self.cred, msg.kind, msg.args)
@@ -343,9 +368,13 @@ class Session:
         if as_of <= self.port.committed_seq:
             self.outbox.send(body)
             return
+        self.queries_waiting += 1
+        self.answer_bytes_waiting += len(body)
         self.port.when_durable(as_of).add_done_callback(partial(self._answer, msg.id, body))
 
     def _answer(self, request_id: int, body: bytes, durable: asyncio.Future[int]) -> None:
+        self.queries_waiting -= 1
+        self.answer_bytes_waiting -= len(body)
         if durable.cancelled():
             return
         exc = durable.exception()
