@@ -31,6 +31,7 @@ from trade_engine.core.events import (
     UserResumed,
     UserSuspended,
 )
+from trade_engine.core.limits import ASSET, SYMBOL
 from trade_engine.core.numbers import DecimalError
 from trade_engine.core.reasons import Reason, Rejection
 from trade_engine.core.symbols import MAX_DECIMALS, Asset, Market, check_fee_rates
@@ -42,8 +43,8 @@ _HALTED: Final = SymbolStatus.HALTED
 
 
 def add_asset(e: Matcher, c: AddAsset) -> None:
-    if not c.code or type(c.code) is not str or len(c.code) > 16:
-        raise Rejection(Reason.INVALID_COMMAND, "asset code must be 1..16 characters")
+    if not c.code or type(c.code) is not str or len(c.code) > ASSET.max_len:
+        raise Rejection(Reason.INVALID_COMMAND, f"asset code must be 1..{ASSET.max_len} characters")
     if c.code in e.assets:
         raise Rejection(Reason.ASSET_EXISTS, f"asset {c.code!r} exists")
     if type(c.decimals) is not int or not 0 <= c.decimals <= MAX_DECIMALS:
@@ -60,8 +61,10 @@ def _build_market(e: Matcher, c: AddSymbol | UpdateSymbol) -> Market:
         raise Rejection(Reason.UNKNOWN_ASSET, f"unknown asset in {spec.base}/{spec.quote}")
     if base == quote:
         raise Rejection(Reason.INVALID_SYMBOL_SPEC, "base and quote must differ")
-    if not spec.symbol or len(spec.symbol) > 32:
-        raise Rejection(Reason.INVALID_SYMBOL_SPEC, "symbol name must be 1..32 characters")
+    if not spec.symbol or len(spec.symbol) > SYMBOL.max_len:
+        raise Rejection(
+            Reason.INVALID_SYMBOL_SPEC, f"symbol name must be 1..{SYMBOL.max_len} characters"
+        )
     if spec.status not in (_TRADING, _HALTED, SymbolStatus.CANCEL_ONLY):
         raise Rejection(Reason.INVALID_SYMBOL_SPEC, f"unknown status {spec.status!r}")
     try:

@@ -54,6 +54,7 @@ from trade_engine.core.events import (
     OrderStatusReport,
     Rejected,
 )
+from trade_engine.core.limits import CLIENT_ORDER_ID
 from trade_engine.core.numbers import format_steps
 from trade_engine.core.reasons import Reason, Rejection
 from trade_engine.core.symbols import BPS, Market
@@ -61,6 +62,7 @@ from trade_engine.matcher.book import OrderBook
 from trade_engine.matcher.matching import Matcher
 from trade_engine.matcher.order import Order, PlaceFields, is_open_status, place_fields
 
+_MAX_COID: Final = CLIENT_ORDER_ID.max_len
 DAY_NS: Final = 86_400 * 10**9  # client_order_id memory: 24 h of engine time
 
 # Enum members as module constants: a Final global is a C static in the compiled build
@@ -220,8 +222,10 @@ class Engine(Matcher):
         acct = self.accounts.by_user.get(user_id)
         if acct is None:
             acct = _NO_ACCOUNT  # no funds at all; validation still reports the first problem
-        if not coid or type(coid) is not str or len(coid) > 64:
-            raise Rejection(Reason.INVALID_COMMAND, "client_order_id must be 1..64 characters")
+        if not coid or type(coid) is not str or len(coid) > _MAX_COID:
+            raise Rejection(
+                Reason.INVALID_COMMAND, f"client_order_id must be 1..{_MAX_COID} characters"
+            )
         prior = cast(Order | None, acct.coids.get(coid))
         if prior is not None:
             if prior.cmd == c:
