@@ -54,17 +54,19 @@ def _locked_error(directory: Path, path: Path) -> JournalLockedError:
     holders = lock_holders(path)
     if holders:
         parts = []
+        orphans = []
         for h in holders:
             text = h.describe()
             if recorded and h.pid != recorded and not _alive(recorded):
                 # an inherited descriptor: the process that took the lock is gone
-                text += (
-                    f", a child of engine pid {recorded}, which is no longer running (an "
-                    f"orphaned snapshot writer?): kill {h.pid}"
-                )
+                text += f", a leftover child of engine pid {recorded}, which is no longer running"
+                orphans.append(str(h.pid))
             parts.append(text)
         who = "; ".join(parts)
-        advice = "stop that engine first, or give this one another data_dir"
+        if orphans:
+            advice = f"kill {' '.join(orphans)} (nothing in it is needed) and start again"
+        else:
+            advice = "stop that engine first, or give this one another data_dir"
     elif recorded == os.getpid():
         who = "this process (another journal writer in it is still open)"
         advice = "close it first"
@@ -132,7 +134,9 @@ def _cmdline(pid: int) -> str:
             raw = f.read()
     except OSError:
         return ""
-    return " ".join(a.decode(errors="replace") for a in raw.split(b"\0") if a)
+    text = " ".join(a.decode(errors="replace") for a in raw.split(b"\0") if a)
+    text = " ".join(text.split())  # one log line, whatever the arguments hold
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _ppid(pid: int) -> int:
