@@ -6,7 +6,9 @@ outlived a killed engine it would keep them all, and the next engine would be re
 and the port (issue 8, item 8). So right after the fork the child
 
 * asks the kernel to SIGKILL it when its parent dies (``PR_SET_PDEATHSIG``, Linux), then checks
-  that the parent has not died already (between the fork and the prctl);
+  that the parent has not died already (between the fork and the prctl). The signal is tied to
+  the forking *thread*: the sequencer forks from its event-loop thread, which lives as long as
+  the engine;
 * closes every inherited descriptor except stdio and its status pipe (``os.closerange``, one
   ``close_range`` syscall on Linux), so even where there is no prctl it holds nothing.
 
