@@ -4,6 +4,7 @@ subscriptions that would never start (issue 8, items 2, 4 and 7)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -155,5 +156,25 @@ def test_every_subscribe_is_acknowledged_or_refused(backend: str) -> None:
             async for e in gw.subscribe(nxt):
                 assert e.seq == nxt
                 break
+
+    run(main())
+
+
+def test_a_full_disk_is_told_as_disk_full_and_passes() -> None:
+    async def main() -> None:
+        async with harness("real") as h:
+            u1 = await h.client("u1")
+            seqr = h.seqr
+            # the guard sees less free space than it wants (as on a filling disk)
+            seqr.config = dataclasses.replace(seqr.config, min_free_mib=2**40)
+            seqr._check_disk()
+            with pytest.raises(ServerError) as ei:
+                await u1.submit(PlaceOrder(1, SYMBOL, "df1", Side.BUY, qty=1, price=1))
+            assert ei.value.code == "DISK_FULL" and "min_free_mib" in ei.value.message
+            assert not u1.closed  # not fatal: the session goes on
+            seqr.config = dataclasses.replace(seqr.config, min_free_mib=1)
+            seqr._check_disk()
+            r = await u1.submit(PlaceOrder(1, SYMBOL, "df1", Side.BUY, qty=1, price=1))
+            assert isinstance(r.events[0], OrderAccepted)
 
     run(main())

@@ -12,10 +12,18 @@ from typing import Protocol
 
 from trade_engine.core.commands import Command
 from trade_engine.core.engine import Engine
-from trade_engine.sequencer import Busy, InvalidCommand, JournalEntry, SeqTooOld, Stopped
+from trade_engine.sequencer import (
+    Busy,
+    DiskFull,
+    InvalidCommand,
+    JournalEntry,
+    SeqTooOld,
+    Stopped,
+)
 
 __all__ = [
     "Busy",
+    "DiskFull",
     "EnginePort",
     "InvalidCommand",
     "SeqTooOld",

@@ -20,6 +20,7 @@ from trade_engine.gateway.access import CredentialLike, Role, authorize
 from trade_engine.gateway.errors import GatewayError
 from trade_engine.gateway.port import Busy as SeqBusy
 from trade_engine.gateway.port import (
+    DiskFull,
     EnginePort,
     InvalidCommand,
     SeqTooOld,
@@ -311,6 +312,9 @@ class Session:
             fut = self.port.submit_nowait(cmd)
         except SeqBusy:
             self.outbox.send(encode(Busy(msg.id)))
+            return
+        except DiskFull as e:  # (a Stopped that passes: commands are taken again with space)
+            self._send_error(ErrorCode.DISK_FULL, str(e), msg.id)
             return
         except Stopped as e:
             self._send_error(ErrorCode.UNAVAILABLE, str(e), msg.id)

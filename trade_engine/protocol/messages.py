@@ -59,6 +59,7 @@ class ErrorCode(StrEnum):
     DUPLICATE_ID = "DUPLICATE_ID"
     TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
     UNAVAILABLE = "UNAVAILABLE"  # the sequencer has stopped
+    DISK_FULL = "DISK_FULL"  # the journal's disk is below its free-space guard: retry later
     INTERNAL = "INTERNAL"
 
 
