@@ -322,6 +322,15 @@ def test_dump_refuses_a_range_that_is_not_there(copy: Data) -> None:
     )
 
 
+def test_dump_past_the_end_says_where_the_journal_ends(data: Data) -> None:
+    last = data.entries[-1].seq
+    r = cli("dump", data.dir, "--from-seq", last + 5)
+    assert r.exit_code == 2
+    assert f"nothing to dump: the journal ends at seq {last}" in r.stderr
+    r = cli("dump", data.dir, "--from-seq", last)  # the last record itself is there
+    assert r.exit_code == 0 and r.stdout.startswith(f"{last} ")
+
+
 # --------------------------------------------------------------------------- replay
 
 

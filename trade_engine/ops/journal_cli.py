@@ -592,6 +592,7 @@ def dump(
         # a progress bar only when the dump goes to a file or a pipe, not over the terminal
         show = not sys.stdout.isatty()
         total = (to_seq if to_seq is not None else start) - start + 1
+        n = 0
         with _progress(f"dumping from seq {start}", total if to_seq else None, enabled=show) as up:
             for n, (seq, ts, payload) in enumerate(reader.read_from(start, to_seq=to_seq), 1):
                 entry = decode_entry(seq, ts, payload)
@@ -610,6 +611,10 @@ def dump(
                 if n % 4096 == 0:
                     up(n)
         sys.stdout.flush()
+        if n == 0:  # past the end: say so rather than print nothing and succeed
+            tail = reader.read_from(segments[-1].first_seq)  # the last segment only
+            last = max((seq for seq, _, _ in tail), default=segments[-1].first_seq - 1)
+            _fail(f"nothing to dump: the journal ends at seq {last}", EXIT_USAGE)
     except JournalRangeError as exc:
         _fail(str(exc), EXIT_USAGE)
     except JournalError as exc:
