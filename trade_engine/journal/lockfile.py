@@ -23,7 +23,6 @@ from trade_engine.journal.format import LOCK_NAME
 class LockHolder:
     pid: int
     cmdline: str  # "" when it cannot be read
-    ppid: int  # 0 when unknown
 
     def describe(self) -> str:
         cmd = self.cmdline or "command line unknown"
@@ -123,7 +122,7 @@ def lock_holders(path: Path) -> list[LockHolder]:
             except OSError:
                 continue
             if s.st_ino == st.st_ino and s.st_dev == st.st_dev:
-                found.append(LockHolder(pid, _cmdline(pid), _ppid(pid)))
+                found.append(LockHolder(pid, _cmdline(pid)))
                 break
     return found
 
@@ -137,14 +136,3 @@ def _cmdline(pid: int) -> str:
     text = " ".join(a.decode(errors="replace") for a in raw.split(b"\0") if a)
     text = " ".join(text.split())  # one log line, whatever the arguments hold
     return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _ppid(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("PPid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
