@@ -236,15 +236,25 @@ def check_fields(cmd: Any) -> None:
         _check(spec, _SPEC_CHECKS, f"{t.__name__}.")
 
 
-def _place_ok(c: PlaceOrder) -> bool:
-    sym, coid = c.symbol, c.client_order_id
+# the fast path of the two hot commands; tests/core/test_limits.py checks it agrees
+_SYMBOL_LEN: Final = SYMBOL.max_len
+_COID_LEN: Final = CLIENT_ORDER_ID.max_len
+
+
+def _symbol_and_coid_ok(sym: str, coid: str) -> bool:
     return (
-        len(sym) <= 32
+        len(sym) <= _SYMBOL_LEN
         and (sym in _names_ok or text_ok(sym, SYMBOL))
-        and len(coid) <= 64
+        and len(coid) <= _COID_LEN
         and coid.isascii()
         and coid.isprintable()
         and " " not in coid
+    )
+
+
+def _place_ok(c: PlaceOrder) -> bool:
+    return (
+        _symbol_and_coid_ok(c.symbol, c.client_order_id)
         and MIN_INT <= c.user_id <= MAX_INT
         and MIN_INT <= c.qty <= MAX_AMOUNT
         and MIN_INT <= c.price <= MAX_AMOUNT
@@ -254,14 +264,8 @@ def _place_ok(c: PlaceOrder) -> bool:
 
 
 def _cancel_ok(c: CancelOrder) -> bool:
-    sym, coid = c.symbol, c.client_order_id
     return (
-        len(sym) <= 32
-        and (sym in _names_ok or text_ok(sym, SYMBOL))
-        and len(coid) <= 64
-        and coid.isascii()
-        and coid.isprintable()
-        and " " not in coid
+        _symbol_and_coid_ok(c.symbol, c.client_order_id)
         and MIN_INT <= c.user_id <= MAX_INT
         and MIN_INT <= c.order_id <= MAX_INT
     )
