@@ -43,3 +43,40 @@ def test_authorize_table() -> None:
         with pytest.raises(AccessError):
             authorize(gw, cmd)
         assert authorize(op, cmd).operator == "o"
+
+
+def test_open_orders_are_answered_in_bounded_pages() -> None:
+    from trade_engine.core.commands import AddAsset, AddSymbol, Deposit, PlaceOrder
+    from trade_engine.core.engine import Engine
+    from trade_engine.core.enums import Side
+    from trade_engine.core.symbols import SymbolSpec
+    from trade_engine.gateway.errors import QueryError
+    from trade_engine.gateway.queries import MAX_ORDERS, run_query
+
+    e = Engine()
+    cmds = [
+        AddAsset("BTC", 8),
+        AddAsset("USDT", 8),
+        AddSymbol(SymbolSpec("BTC-USDT", "BTC", "USDT", tick="0.01", lot="0.0001")),
+        Deposit(1, "USDT", 10**20, "d1"),
+    ]
+    cmds += [
+        PlaceOrder(1, "BTC-USDT", f"c{i}", Side.BUY, qty=1, price=100 + i % 7) for i in range(2500)
+    ]
+    for seq, cmd in enumerate(cmds, 1):
+        e.apply(seq, seq, cmd)
+    gw = Credential("g", "s", "gateway", 0)
+    first = run_query(e, gw, "open_orders", {"user_id": 1})
+    assert len(first) == 500  # the default page
+    seen = [o["order_id"] for o in first]
+    while True:
+        page = run_query(
+            e, gw, "open_orders", {"user_id": 1, "limit": MAX_ORDERS, "after_order_id": seen[-1]}
+        )
+        if not page:
+            break
+        assert len(page) <= MAX_ORDERS
+        seen += [o["order_id"] for o in page]
+    assert seen == sorted(e.orders) and len(seen) == 2500  # every order once, in id order
+    with pytest.raises(QueryError):
+        run_query(e, gw, "open_orders", {"user_id": 1, "limit": MAX_ORDERS + 1})
