@@ -54,16 +54,28 @@ def _partial_frames(port: int, n: int) -> None:
     time.sleep(0.5)
 
 
+def _settled_growth(pid: int, base: int, bound: int, seconds: float = 10.0) -> int:
+    """RSS growth over ``base`` once it is below ``bound``, or after ``seconds`` (memory that
+    is never given back stays above the bound however long this waits)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        grown = rss_bytes(pid) - base
+        if grown < bound or time.monotonic() > deadline:
+            return grown
+        time.sleep(0.25)
+
+
 def test_rss_comes_back_after_sessions_end() -> None:
     with server_process() as (pid, port):
         _partial_frames(port, 40)  # warm up the allocator's arenas
         base = rss_bytes(pid)
         for _ in range(4):
             _partial_frames(port, 40)
-        grown = rss_bytes(pid) - base
         # 4 x 40 MiB went through; before the fix about 40 MiB stayed per round (+163 MiB).
         # The allocator keeps some of a round's peak for reuse (measured: +0..18 MiB, not
-        # growing with the rounds), so the bound is less than one round, not zero
+        # growing with the rounds), so the bound is less than one round, not zero. On a busy
+        # machine the server may still be tearing sessions down: give it a few seconds
+        grown = _settled_growth(pid, base, 40 * MIB)
         assert grown < 40 * MIB, f"RSS grew by {grown / MIB:.1f} MiB"
 
         async def idle_sessions(rounds: int) -> None:
@@ -81,7 +93,7 @@ def test_rss_comes_back_after_sessions_end() -> None:
         base = rss_bytes(pid)
         run(idle_sessions(5))
         time.sleep(1.2)  # past a gc_freezer period
-        grown = rss_bytes(pid) - base
+        grown = _settled_growth(pid, base, 1 * MIB)
         # what stays is the nonce memory of the logon replay window (30 s): ~0.4 KB a logon;
         # before: ~7 KB a session (the session, its transport and socket objects in cycles)
         assert grown < 1 * MIB, f"1,000 idle sessions left {grown / MIB:.2f} MiB"
