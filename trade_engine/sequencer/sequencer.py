@@ -281,7 +281,9 @@ class Sequencer:
         command. The threshold must cover what can be written between two checks (at 25K
         commands/s about 15 MB/s) plus the next snapshot.
         """
-        self._disk_timer = None
+        if self._disk_timer is not None:  # called early (a test, a reload): one timer only
+            self._disk_timer.cancel()
+            self._disk_timer = None
         if self._closed or self._failed is not None:
             return
         limit = self.config.min_free_mib * 1024 * 1024
